@@ -1,0 +1,92 @@
+"""quartapp: a self-hostable journal and password generator on Quart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from quart import Quart
+from werkzeug.routing import IntegerConverter, Map
+
+from quartapp import db, errors, security
+from quartapp.accounts.auth import current_account, init_auth
+from quartapp.accounts.hashing import PasswordHashing
+from quartapp.accounts.routes import blueprint as accounts_blueprint
+from quartapp.accounts.service import SessionPolicy
+from quartapp.config import ConfigError, Settings, load_settings
+from quartapp.health import blueprint as health_blueprint
+from quartapp.journal.routes import blueprint as journal_blueprint
+from quartapp.models import MAX_ID
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: 1 to 2**31-1, so no lookup can overflow a column."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
+    """Build the app. ``overrides`` replace settings by field name (see ``Settings``)."""
+    try:
+        settings = load_settings(overrides=overrides)
+    except ConfigError as error:
+        raise SystemExit(f"quartapp: configuration error: {error}") from None
+    app = Quart(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_COOKIE_NAME="quartapp_session",
+        QUART_AUTH_COOKIE_NAME="quartapp_auth",
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+    )
+    app.extensions["settings"] = settings
+    app.url_map.converters["id"] = IdConverter
+    logging.getLogger("quartapp").setLevel(settings.log_level)
+
+    db.init_app(app, settings.database_url)
+    init_auth(
+        app,
+        SessionPolicy(
+            remember_for=timedelta(days=settings.remember_days),
+            idle_timeout=timedelta(hours=settings.session_idle_hours),
+        ),
+        secure_cookies=settings.production,
+    )
+    _init_password_hashing(app, settings)
+    security.init_app(app, settings)
+    errors.init_app(app)
+
+    app.register_blueprint(health_blueprint)
+    app.register_blueprint(accounts_blueprint)
+    app.register_blueprint(journal_blueprint)
+    security.limit_endpoint(app, "accounts.login", settings.rate_limit_login)
+    security.limit_endpoint(app, "accounts.register", settings.rate_limit_register)
+
+    @app.context_processor
+    async def inject_viewer() -> dict[str, Any]:
+        return {"viewer": await current_account()}
+
+    return app
+
+
+def _init_password_hashing(app: Quart, settings: Settings) -> None:
+    hashing = PasswordHashing(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+    )
+    app.extensions["password_hashing"] = hashing
+
+    @app.before_serving
+    async def _prepare() -> None:
+        await hashing.prepare()
+
+    @app.after_serving
+    async def _close() -> None:
+        hashing.close()

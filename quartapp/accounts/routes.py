@@ -1,0 +1,220 @@
+"""Register, log in and out, and the account page."""
+
+from __future__ import annotations
+
+import json
+from typing import cast
+
+from quart import Blueprint, Response, current_app, flash, redirect, render_template, request
+from quart_auth import login_required, login_user, logout_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from quartapp.accounts import service
+from quartapp.accounts.auth import SessionUser, current_account, current_session_token
+from quartapp.accounts.forms import (
+    ChangePasswordForm,
+    DeleteAccountForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+)
+from quartapp.accounts.hashing import PasswordHashing
+from quartapp.db import get_database, request_session
+from quartapp.forms import posted_form
+from quartapp.journal import store as journal_store
+from quartapp.models import User
+from quartapp.security import rotate_csrf_token, safe_next
+
+blueprint = Blueprint("accounts", __name__, template_folder="templates")
+
+BAD_LOGIN = "That username or password is not right."
+Page = str | tuple[str, int]
+
+
+def hashing() -> PasswordHashing:
+    result: PasswordHashing = current_app.extensions["password_hashing"]
+    return result
+
+
+def see_other(location: str) -> WerkzeugResponse:
+    return redirect(location, 303)
+
+
+async def require_account() -> User:
+    """The logged-in user; call only behind ``login_required``."""
+    user = await current_account()
+    assert user is not None
+    return user
+
+
+async def _log_in(user: User, remember: bool) -> None:
+    """Start a new login session (a new id every time) and forget the previous one."""
+    previous = current_session_token()
+    if previous is not None:
+        await service.end_session(get_database(), previous)
+    token = await service.start_session(get_database(), user.id, remember)
+    login_user(SessionUser(token), remember=remember)
+    rotate_csrf_token()
+
+
+@blueprint.route("/register", methods=["GET", "POST"])
+async def register() -> Page | WerkzeugResponse:
+    if await current_account() is not None:
+        return see_other("/")
+    form = await posted_form(RegisterForm)
+    if request.method == "POST":
+        if form.validate():
+            password_hash = await hashing().hash(form.password.data or "")
+            try:
+                user = await service.create_user(
+                    get_database(), form.username.data or "", form.email.data or "", password_hash
+                )
+            except service.DuplicateUserError as taken:
+                field = form.username if taken.field == "username" else form.email
+                cast(list[str], field.errors).append(
+                    f"That {'username' if taken.field == 'username' else 'e-mail address'} "
+                    "is already registered."
+                )
+            else:
+                await _log_in(user, remember=False)
+                await flash(f"Welcome, {user.username}! Your journal is ready.", "success")
+                return see_other("/")
+        return await render_template("accounts/register.html", form=form), 400
+    return await render_template("accounts/register.html", form=form)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+async def login() -> Page | WerkzeugResponse:
+    next_url = safe_next(request.args.get("next"))
+    if await current_account() is not None:
+        return see_other(next_url)
+    form = await posted_form(LoginForm)
+    if request.method == "POST":
+        if form.validate():
+            user = await service.find_user_for_login(request_session(), form.username.data or "")
+            password = form.password.data or ""
+            if user is None:
+                await hashing().verify_unknown_user(password)
+            elif await hashing().verify(user.password_hash, password):
+                if hashing().needs_rehash(user.password_hash):
+                    new_hash = await hashing().hash(password)
+                    await service.set_password_hash(get_database(), user.id, new_hash)
+                await _log_in(user, remember=bool(form.remember.data))
+                await flash(f"Logged in as {user.username}.", "success")
+                return see_other(next_url)
+            form.form_errors.append(BAD_LOGIN)
+        return await render_template("accounts/login.html", form=form, next_url=next_url), 400
+    return await render_template("accounts/login.html", form=form, next_url=next_url)
+
+
+@blueprint.route("/logout", methods=["POST"])
+async def logout() -> WerkzeugResponse:
+    token = current_session_token()
+    if token is not None:
+        await service.end_session(get_database(), token)
+    logout_user()
+    rotate_csrf_token()
+    await flash("You are logged out.", "success")
+    return see_other("/")
+
+
+async def _account_page(
+    user: User,
+    *,
+    profile: ProfileForm | None = None,
+    password: ChangePasswordForm | None = None,
+    delete: DeleteAccountForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    page = await render_template(
+        "accounts/account.html",
+        user=user,
+        profile_form=profile or ProfileForm(data={"about": user.about}),
+        password_form=password or ChangePasswordForm(),
+        delete_form=delete or DeleteAccountForm(),
+    )
+    return page, status
+
+
+@blueprint.route("/account")
+@login_required
+async def account() -> tuple[str, int]:
+    return await _account_page(await require_account())
+
+
+@blueprint.route("/account/profile", methods=["POST"])
+@login_required
+async def update_profile() -> Page | WerkzeugResponse:
+    user = await require_account()
+    form = await posted_form(ProfileForm)
+    if not form.validate():
+        return await _account_page(user, profile=form, status=400)
+    await service.update_about(get_database(), user.id, form.about.data or "")
+    await flash("Your profile is saved.", "success")
+    return see_other("/account")
+
+
+@blueprint.route("/account/password", methods=["POST"])
+@login_required
+async def change_password() -> Page | WerkzeugResponse:
+    user = await require_account()
+    form = await posted_form(ChangePasswordForm)
+    if form.validate():
+        if await hashing().verify(user.password_hash, form.current_password.data or ""):
+            new_hash = await hashing().hash(form.password.data or "")
+            token = current_session_token()
+            assert token is not None
+            await service.change_password(get_database(), user.id, new_hash, keep_token=token)
+            await flash("Password changed. Every other session was logged out.", "success")
+            return see_other("/account")
+        cast(list[str], form.current_password.errors).append("That is not your current password.")
+    return await _account_page(user, password=form, status=400)
+
+
+@blueprint.route("/account/delete", methods=["POST"])
+@login_required
+async def delete_account() -> Page | WerkzeugResponse:
+    user = await require_account()
+    form = await posted_form(DeleteAccountForm)
+    if form.validate():
+        if await hashing().verify(user.password_hash, form.password.data or ""):
+            await service.delete_user(get_database(), user.id)
+            logout_user()
+            rotate_csrf_token()
+            await flash("Your account and all your entries are deleted.", "success")
+            return see_other("/")
+        cast(list[str], form.password.errors).append("That is not your password.")
+    return await _account_page(user, delete=form, status=400)
+
+
+@blueprint.route("/account/export")
+@login_required
+async def export() -> Response:
+    """Everything the user wrote, as one JSON file."""
+    user = await require_account()
+    entries = await journal_store.entries_by_author(request_session(), user.id)
+    document = {
+        "username": user.username,
+        "email": user.email,
+        "about": user.about,
+        "joined": user.created_at.isoformat(),
+        "entries": [
+            {
+                "id": entry.id,
+                "title": entry.title,
+                "body": entry.body,
+                "visibility": entry.visibility,
+                "created": entry.created_at.isoformat(),
+                "edited": entry.updated_at.isoformat() if entry.updated_at else None,
+            }
+            for entry in entries
+        ],
+    }
+    response = Response(
+        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{user.username}-journal.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,180 @@
+"""Typed settings read from the environment (and an optional ``.env`` file).
+
+Every setting an operator may change is listed in ``Settings`` and documented in the
+README. ``load_settings`` is the only place that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+MIN_SECRET_KEY_LENGTH = 32
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class RateLimitSpec:
+    count: int
+    period: timedelta
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> RateLimitSpec:
+        match = _RATE_RE.match(text)
+        if match is None or int(match.group(1)) < 1:
+            raise ConfigError(f"{name} must look like '10/minute' (second, minute, hour, day)")
+        return cls(int(match.group(1)), timedelta(seconds=_PERIODS[match.group(2)]))
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    secret_key: str = ""
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    database_url: str = ""
+    log_level: str = "INFO"
+    remember_days: int = 30
+    session_idle_hours: int = 24
+    rate_limit_login: RateLimitSpec = RateLimitSpec(10, timedelta(minutes=1))
+    rate_limit_register: RateLimitSpec = RateLimitSpec(5, timedelta(minutes=1))
+    rate_limits_enabled: bool = True
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def _int(name: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {text!r}")
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _read_environment(environ: Mapping[str, str], dotenv_path: Path | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(environ)  # the real environment wins over .env
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    dotenv_path: Path | None = PROJECT_ROOT / ".env",
+) -> Settings:
+    """Build the settings from the environment, then apply ``overrides`` (field names)."""
+    env = _read_environment(os.environ if environ is None else environ, dotenv_path)
+    kwargs: dict[str, Any] = {}
+    if "QUARTAPP_ENV" in env:
+        if env["QUARTAPP_ENV"] not in {"development", "production"}:
+            raise ConfigError("QUARTAPP_ENV must be 'development' or 'production'")
+        kwargs["env"] = env["QUARTAPP_ENV"]
+    for name, key, minimum in (
+        ("REMEMBER_DAYS", "remember_days", 1),
+        ("SESSION_IDLE_HOURS", "session_idle_hours", 1),
+        ("ARGON2_TIME_COST", "argon2_time_cost", 1),
+        ("ARGON2_MEMORY_KIB", "argon2_memory_kib", 8),
+        ("ARGON2_PARALLELISM", "argon2_parallelism", 1),
+    ):
+        if name in env:
+            kwargs[key] = _int(name, env[name], minimum)
+    for name, key in (("RATE_LIMIT_LOGIN", "rate_limit_login"),
+                      ("RATE_LIMIT_REGISTER", "rate_limit_register")):
+        if name in env:
+            kwargs[key] = RateLimitSpec.parse(name, env[name])
+    if "RATE_LIMITS_ENABLED" in env:
+        kwargs["rate_limits_enabled"] = _bool("RATE_LIMITS_ENABLED", env["RATE_LIMITS_ENABLED"])
+    if "LOG_LEVEL" in env:
+        level = env["LOG_LEVEL"].upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        kwargs["log_level"] = level
+    if env.get("INSTANCE_PATH"):
+        kwargs["instance_path"] = Path(env["INSTANCE_PATH"]).resolve()
+    if env.get("SECRET_KEY"):
+        kwargs["secret_key"] = env["SECRET_KEY"]
+    if env.get("DATABASE_URL"):
+        kwargs["database_url"] = env["DATABASE_URL"]
+
+    settings = Settings(**kwargs)
+    if overrides:
+        known = {f.name for f in fields(Settings)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = replace(settings, **overrides)
+    if not settings.database_url:
+        settings = replace(
+            settings, database_url=_sqlite_url(settings.instance_path / "journal.db")
+        )
+    return _with_secret_key(settings)
+
+
+def _with_secret_key(settings: Settings) -> Settings:
+    """Check the key in production; in development make one once and keep it (mode 0600)."""
+    if settings.production:
+        if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                "SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters when QUARTAPP_ENV=production "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return settings
+    if settings.secret_key:
+        return settings
+    return replace(settings, secret_key=_development_secret_key(settings.instance_path))
+
+
+def _development_secret_key(instance_path: Path) -> str:
+    """Read the kept key, or make it; the link makes creation atomic across workers."""
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        temporary = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, key_file)
+        except FileExistsError:
+            pass  # another worker won the race: use its key
+        finally:
+            temporary.unlink()
+    return key_file.read_text().strip()

@@ -1,0 +1,133 @@
+"""The database engine and sessions of one app.
+
+Reads go through one session per request (``read_session``). Writes go through
+``transaction()``, a short session of its own that, on SQLite, starts with
+``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes on a stale
+snapshot fails at once with "database is locked", ignoring ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA synchronous=FULL",
+)
+_BEGIN_OPTION = "quartapp_sqlite_begin"
+
+
+class Database:
+    """One engine per app, made in ``before_serving`` and disposed in ``after_serving``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+        self._readers: async_sessionmaker[AsyncSession] | None = None
+        self._writers: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.url).get_backend_name() == "sqlite"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the database is not open (before_serving has not run)")
+        return self._engine
+
+    async def open(self) -> None:
+        engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        writer_engine = engine
+        if self.is_sqlite:
+            _prepare_sqlite(engine, self.url)
+            writer_engine = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        self._engine = engine
+        self._readers = async_sessionmaker(engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def reader(self) -> AsyncSession:
+        if self._readers is None:
+            raise RuntimeError("the database is not open (before_serving has not run)")
+        return self._readers()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        if self._writers is None:
+            raise RuntimeError("the database is not open (before_serving has not run)")
+        async with self._writers() as session, session.begin():
+            yield session
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file, not the folders above it."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
+    ensure_sqlite_directory(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (pysqlite's own is deferred and lazy).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+
+def init_app(app: Quart, url: str) -> Database:
+    database = Database(url)
+    app.extensions["database"] = database
+
+    @app.before_serving
+    async def _open() -> None:
+        await database.open()
+
+    @app.after_serving
+    async def _close() -> None:
+        await database.close()
+
+    @app.teardown_appcontext
+    async def _close_request_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            await session.close()
+
+    return database
+
+
+def get_database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def request_session() -> AsyncSession:
+    """The read session of the current request (or websocket), opened on first use."""
+    if "db_session" not in g:
+        g.db_session = get_database().reader()
+    session: AsyncSession = g.db_session
+    return session

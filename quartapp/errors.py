@@ -1,0 +1,93 @@
+"""Error pages for people and JSON errors for the API; never a traceback or a path."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from quart import Quart, Response, jsonify, redirect, render_template, request
+from quart_auth import Unauthorized
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+
+from quartapp.security import safe_next
+
+logger = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not yours",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    429: "Slow down",
+    500: "Something went wrong",
+}
+DESCRIPTIONS = {
+    403: "You can only change what you wrote yourself.",
+    404: "There is nothing here. It may have been deleted, or it is private.",
+    405: "This address does not accept that kind of request.",
+    413: "That request is larger than the 1 MiB this site accepts.",
+    429: "Too many attempts from your address. Wait a moment, then try again.",
+    500: "The server hit an error. It was logged; please try again.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+async def _discard_body() -> None:
+    """Read what the client sent before answering; hypercorn otherwise drops the
+    keep-alive connection without a word and the client's next request fails."""
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        try:
+            await request.get_data()
+        except RequestEntityTooLarge:
+            pass
+
+
+def _message(error: HTTPException) -> str:
+    code = error.code or 500
+    default_description = type(error).description
+    if error.description and error.description != default_description:
+        return error.description  # a message we wrote for this case
+    return DESCRIPTIONS.get(code, error.description or TITLES.get(code, "Error"))
+
+
+async def render_error(error: HTTPException) -> Response:
+    code = error.code or 500
+    message = _message(error)
+    if wants_json():
+        response = jsonify({"error": {"status": code, "message": message}})
+    else:
+        title = TITLES.get(code, error.name)
+        page = await render_template("errors/error.html", code=code, title=title, message=message)
+        response = Response(page, mimetype="text/html")
+    response.status_code = code
+    for name, value in error.get_headers():
+        if name.lower() not in {"content-type", "content-length"}:
+            response.headers[name] = value
+    return response
+
+
+def init_app(app: Quart) -> None:
+    @app.errorhandler(Unauthorized)
+    async def unauthorized(error: Unauthorized) -> Response:
+        await _discard_body()
+        if wants_json():
+            return await render_error(error)
+        target = request.full_path if request.method == "GET" else request.path
+        location = "/login?next=" + quote(safe_next(target.rstrip("?")), safe="/")
+        response: Response = redirect(location, 303)  # type: ignore[assignment]
+        return response
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        await _discard_body()
+        return await render_error(error)
+
+    @app.errorhandler(Exception)
+    async def unexpected_error(error: Exception) -> Response:
+        logger.exception("unhandled error on %s %r", request.method, request.path)
+        return await render_error(InternalServerError())

@@ -1,0 +1,98 @@
+"""Entry queries and writes. Every read takes the viewer, so visibility is decided here once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from quartapp.db import Database
+from quartapp.journal.render import render_markdown
+from quartapp.models import PUBLIC, Entry, utcnow
+
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    older: int | None  # the ``before`` value of the next page back, if there is one
+
+
+def _visible_to(viewer_id: int | None) -> Select[tuple[Entry]]:
+    query = select(Entry).options(joinedload(Entry.author))
+    if viewer_id is None:
+        return query.where(Entry.visibility == PUBLIC)
+    return query.where(or_(Entry.visibility == PUBLIC, Entry.author_id == viewer_id))
+
+
+async def visible_page(
+    session: AsyncSession,
+    viewer_id: int | None,
+    *,
+    before: int | None = None,
+    author_id: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """Newest first, keyset-paginated on the id: stable while new entries arrive."""
+    query = _visible_to(viewer_id)
+    if author_id is not None:
+        query = query.where(Entry.author_id == author_id)
+    if before is not None:
+        query = query.where(Entry.id < before)
+    rows = list((await session.scalars(query.order_by(Entry.id.desc()).limit(page_size + 1))).all())
+    older = rows[page_size - 1].id if len(rows) > page_size else None
+    return Page(rows[:page_size], older)
+
+
+async def get_entry(session: AsyncSession, entry_id: int) -> Entry | None:
+    result: Entry | None = await session.scalar(
+        select(Entry).options(joinedload(Entry.author)).where(Entry.id == entry_id)
+    )
+    return result
+
+
+async def entries_by_author(session: AsyncSession, author_id: int) -> list[Entry]:
+    query = select(Entry).where(Entry.author_id == author_id).order_by(Entry.id)
+    return list((await session.scalars(query)).all())
+
+
+async def create_entry(
+    db: Database, author_id: int, title: str, body: str, visibility: str
+) -> int:
+    entry = Entry(
+        author_id=author_id,
+        title=title,
+        body=body,
+        body_html=render_markdown(body),
+        visibility=visibility,
+        created_at=utcnow(),
+    )
+    async with db.transaction() as session:
+        session.add(entry)
+    return entry.id
+
+
+async def update_entry(
+    db: Database, entry_id: int, title: str, body: str, visibility: str
+) -> None:
+    body_html = render_markdown(body)  # before the write lock is taken
+    async with db.transaction() as session:
+        await session.execute(
+            update(Entry)
+            .where(Entry.id == entry_id)
+            .values(
+                title=title,
+                body=body,
+                body_html=body_html,
+                visibility=visibility,
+                updated_at=utcnow(),
+            )
+        )
+
+
+async def delete_entry(db: Database, entry_id: int) -> None:
+    async with db.transaction() as session:
+        await session.execute(delete(Entry).where(Entry.id == entry_id))
