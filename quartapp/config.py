@@ -115,8 +115,10 @@ def load_settings(
     ):
         if name in env:
             kwargs[key] = _int(name, env[name], minimum)
-    for name, key in (("RATE_LIMIT_LOGIN", "rate_limit_login"),
-                      ("RATE_LIMIT_REGISTER", "rate_limit_register")):
+    for name, key in (
+        ("RATE_LIMIT_LOGIN", "rate_limit_login"),
+        ("RATE_LIMIT_REGISTER", "rate_limit_register"),
+    ):
         if name in env:
             kwargs[key] = RateLimitSpec.parse(name, env[name])
     if "RATE_LIMITS_ENABLED" in env:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from urllib.parse import quote
 
@@ -41,10 +42,8 @@ async def _discard_body() -> None:
     """Read what the client sent before answering; hypercorn otherwise drops the
     keep-alive connection without a word and the client's next request fails."""
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        try:
+        with contextlib.suppress(RequestEntityTooLarge):
             await request.get_data()
-        except RequestEntityTooLarge:
-            pass
 
 
 def _message(error: HTTPException) -> str:

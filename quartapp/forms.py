@@ -15,7 +15,7 @@ def strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-def EmailAddress() -> Email:  # noqa: N802 - reads like the other validators
+def EmailAddress() -> Email:
     return Email("Enter a valid e-mail address, like name@example.com.")
 
 

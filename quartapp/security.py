@@ -13,7 +13,7 @@ import functools
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, request, session
@@ -114,7 +114,7 @@ def limit_endpoint(app: Quart, endpoint: str, spec: RateLimitSpec) -> None:
     The view is wrapped anew for each app, so one app's limits never leak into another's
     (the decorator marks the function object it is given).
     """
-    view: Callable[..., Awaitable[Any]] = app.view_functions[endpoint]
+    view = cast(Callable[..., Awaitable[Any]], app.view_functions[endpoint])
 
     @functools.wraps(view)
     async def limited(*args: Any, **kwargs: Any) -> Any:

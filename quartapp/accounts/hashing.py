@@ -9,11 +9,12 @@ one hashing thread per CPU. Logins queue a little; everything else stays fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -25,10 +26,9 @@ _HASHING_THREAD_NICENESS = 10
 
 
 def _lower_thread_priority() -> None:
-    try:
+    # Not Linux, or not allowed: hashing is still correct, only less polite.
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HASHING_THREAD_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: still correct, just slower
-        pass
 
 
 class PasswordHashing:

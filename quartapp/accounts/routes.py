@@ -213,8 +213,6 @@ async def export() -> Response:
     response = Response(
         json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json"
     )
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{user.username}-journal.json"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{user.username}-journal.json"'
     response.headers["Cache-Control"] = "no-store"
     return response

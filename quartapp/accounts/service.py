@@ -136,7 +136,7 @@ async def resolve_session(
     ).first()
     if row is None:
         return None
-    login, user = row.tuple()
+    login, user = row
     now = utcnow()
     if policy.is_expired(login, now):
         await end_session(db, token)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import Form, RadioField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms import Form, StringField, TextAreaField
+from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from quartapp.forms import strip
-from quartapp.models import PRIVATE, PUBLIC
+from quartapp.models import PUBLIC, VISIBILITIES
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -27,11 +27,10 @@ class EntryForm(Form):
             Length(max=BODY_MAX, message=f"Entries are at most {BODY_MAX:,} characters."),
         ],
     )
-    visibility = RadioField(
+    visibility = StringField(
         "Who can read it",
-        choices=[(PUBLIC, "Everyone"), (PRIVATE, "Only me")],
         default=PUBLIC,
-        validate_choice=True,
+        validators=[AnyOf(VISIBILITIES, "Choose 'public' or 'private'.")],
     )
 
     def validate_body(self, field: Any) -> None:

@@ -45,12 +45,8 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
 
 async def _home_page(viewer: User | None, form: EntryForm, status: int = 200) -> tuple[str, int]:
     before = _before_argument()
-    page = await store.visible_page(
-        request_session(), viewer.id if viewer else None, before=before
-    )
-    html = await render_template(
-        "journal/index.html", page=page, form=form, before=before
-    )
+    page = await store.visible_page(request_session(), viewer.id if viewer else None, before=before)
+    html = await render_template("journal/index.html", page=page, form=form, before=before)
     return html, status
 
 
@@ -124,6 +120,4 @@ async def profile(username: str) -> str:
     page = await store.visible_page(
         request_session(), viewer.id if viewer else None, before=before, author_id=author.id
     )
-    return await render_template(
-        "journal/profile.html", author=author, page=page, before=before
-    )
+    return await render_template("journal/profile.html", author=author, page=page, before=before)

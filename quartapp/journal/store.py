@@ -21,7 +21,7 @@ class Page:
     older: int | None  # the ``before`` value of the next page back, if there is one
 
 
-def _visible_to(viewer_id: int | None) -> Select[tuple[Entry]]:
+def _visible_to(viewer_id: int | None) -> Select[Entry]:
     query = select(Entry).options(joinedload(Entry.author))
     if viewer_id is None:
         return query.where(Entry.visibility == PUBLIC)
@@ -59,9 +59,7 @@ async def entries_by_author(session: AsyncSession, author_id: int) -> list[Entry
     return list((await session.scalars(query)).all())
 
 
-async def create_entry(
-    db: Database, author_id: int, title: str, body: str, visibility: str
-) -> int:
+async def create_entry(db: Database, author_id: int, title: str, body: str, visibility: str) -> int:
     entry = Entry(
         author_id=author_id,
         title=title,
@@ -75,9 +73,7 @@ async def create_entry(
     return entry.id
 
 
-async def update_entry(
-    db: Database, entry_id: int, title: str, body: str, visibility: str
-) -> None:
+async def update_entry(db: Database, entry_id: int, title: str, body: str, visibility: str) -> None:
     body_html = render_markdown(body)  # before the write lock is taken
     async with db.transaction() as session:
         await session.execute(
