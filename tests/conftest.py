@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from alembic import command
 from quart import Quart
-from quart.typing import Client as Client
+from quart.typing import TestClientProtocol as Client
 
 from quartapp import create_app
 from quartapp.migrations import alembic_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from quart.typing import Client as Client
+from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

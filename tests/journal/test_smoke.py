@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from quart.typing import Client as Client
+from quart.typing import TestClientProtocol as Client
 
 from tests.helpers import AuthActions, page_text
 
