@@ -12,9 +12,9 @@ more often than others, and the entropy it shows is overstated. Instead:
    of strings of length j using the first i classes is
    W_i(j) = sum over k >= m_i of C(j, k) * s_i**k * W_{i-1}(j - k): choose the k positions of
    class i, fill them, and fill the rest with the earlier classes.
-3. Draw how many characters each class gets, from the last class down, with probability
-   proportional to its share of that sum (exact integers, ``secrets.randbelow``).
-4. Draw each class's characters uniformly and shuffle the lot uniformly.
+3. Draw one integer uniformly below N with ``secrets.randbelow`` and turn it into the
+   password of that rank (``unrank``: a bijection that retraces the count: how many places
+   the last class takes, which places, which characters, then the rest the same way).
 
 Every valid password then has probability exactly 1/N, and the entropy is exactly log2 N.
 """
@@ -221,30 +221,45 @@ def _ways(
     return tuple(table)
 
 
-def _draw_class_counts(compiled: CompiledPolicy) -> list[int]:
-    counts = [0] * len(compiled.classes)
-    remaining = compiled.length
+def _subset(rank: int, size: int, k: int) -> list[int]:
+    """The ``rank``-th k-subset of range(size), in the combinatorial number system."""
+    chosen = []
+    for position in range(size - 1, -1, -1):
+        if k == 0:
+            break
+        step = math.comb(position, k)
+        if rank >= step:
+            chosen.append(position)
+            rank -= step
+            k -= 1
+    return chosen
+
+
+def unrank(compiled: CompiledPolicy, rank: int) -> str:
+    """The ``rank``-th valid password, for 0 <= rank < count: a bijection, so a uniform
+    rank gives a uniform password. Mirrors the count: pick how many places the last class
+    takes, which places, and its characters there, then fill the rest the same way."""
+    password = [""] * compiled.length
+    free = list(range(compiled.length))
     for index in range(len(compiled.classes) - 1, -1, -1):
-        totals = compiled.cumulative_weights(index, remaining)
-        k = bisect_right(totals, secrets.randbelow(totals[-1]))
-        counts[index] = k
-        remaining -= k
-    return counts
-
-
-def _shuffle(items: list[str]) -> None:
-    """Fisher-Yates with ``secrets``: every order equally likely."""
-    for i in range(len(items) - 1, 0, -1):
-        j = secrets.randbelow(i + 1)
-        items[i], items[j] = items[j], items[i]
+        chars = compiled.classes[index].chars
+        totals = compiled.cumulative_weights(index, len(free))
+        k = bisect_right(totals, rank)
+        rank -= totals[k - 1] if k > 0 else 0
+        rank, subset_rank = divmod(rank, math.comb(len(free), k))
+        rank, fill = divmod(rank, len(chars) ** k)
+        places = _subset(subset_rank, len(free), k)
+        for place in places:
+            fill, digit = divmod(fill, len(chars))
+            password[free[place]] = chars[digit]
+        taken = set(places)
+        free = [slot for i, slot in enumerate(free) if i not in taken]
+    return "".join(password)
 
 
 def generate_compiled(compiled: CompiledPolicy) -> str:
-    chars: list[str] = []
-    for char_class, k in zip(compiled.classes, _draw_class_counts(compiled), strict=True):
-        chars.extend(secrets.choice(char_class.chars) for _ in range(k))
-    _shuffle(chars)
-    return "".join(chars)
+    """One uniform draw from ``secrets`` over all valid passwords, then unranked."""
+    return unrank(compiled, secrets.randbelow(compiled.count))
 
 
 def generate(policy: PasswordPolicy) -> str:

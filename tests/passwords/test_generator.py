@@ -23,6 +23,7 @@ from quartapp.passwords.generator import (
     generate_passphrase,
     passphrase_count,
     strength,
+    unrank,
     wordlist,
 )
 
@@ -74,6 +75,15 @@ SMALL_POLICIES = [
 @pytest.mark.parametrize("policy", SMALL_POLICIES)
 def test_count_equals_brute_force(policy: PasswordPolicy) -> None:
     assert count(policy) == len(brute_force(policy))
+
+
+@pytest.mark.parametrize("policy", SMALL_POLICIES)
+def test_unrank_is_a_bijection_onto_the_valid_passwords(policy: PasswordPolicy) -> None:
+    """Each rank below the count gives a different valid password, and every valid one."""
+    compiled = compile_policy(policy)
+    produced = [unrank(compiled, rank) for rank in range(compiled.count)]
+    assert len(set(produced)) == len(produced)
+    assert set(produced) == brute_force(policy)
 
 
 @pytest.mark.parametrize("policy", SMALL_POLICIES)
