@@ -19,6 +19,8 @@ from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.models import MAX_ID
+from quartapp.passwords.api import blueprint as passwords_api_blueprint
+from quartapp.passwords.routes import blueprint as passwords_blueprint
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -67,8 +69,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(health_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(journal_blueprint)
+    app.register_blueprint(passwords_blueprint)
+    app.register_blueprint(passwords_api_blueprint)
     security.limit_endpoint(app, "accounts.login", settings.rate_limit_login)
     security.limit_endpoint(app, "accounts.register", settings.rate_limit_register)
+    security.limit_endpoint(app, "passwords_api.generate", settings.rate_limit_passwords_api)
 
     @app.context_processor
     async def inject_viewer() -> dict[str, Any]:

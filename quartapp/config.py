@@ -53,6 +53,7 @@ class Settings:
     session_idle_hours: int = 24
     rate_limit_login: RateLimitSpec = RateLimitSpec(10, timedelta(minutes=1))
     rate_limit_register: RateLimitSpec = RateLimitSpec(5, timedelta(minutes=1))
+    rate_limit_passwords_api: RateLimitSpec = RateLimitSpec(120, timedelta(minutes=1))
     rate_limits_enabled: bool = True
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -63,13 +64,13 @@ class Settings:
         return self.env == "production"
 
 
-def _int(name: str, text: str, minimum: int) -> int:
+def _int(name: str, text: str, minimum: int, maximum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be from {minimum} to {maximum}")
     return value
 
 
@@ -106,18 +107,21 @@ def load_settings(
         if env["QUARTAPP_ENV"] not in {"development", "production"}:
             raise ConfigError("QUARTAPP_ENV must be 'development' or 'production'")
         kwargs["env"] = env["QUARTAPP_ENV"]
-    for name, key, minimum in (
-        ("REMEMBER_DAYS", "remember_days", 1),
-        ("SESSION_IDLE_HOURS", "session_idle_hours", 1),
-        ("ARGON2_TIME_COST", "argon2_time_cost", 1),
-        ("ARGON2_MEMORY_KIB", "argon2_memory_kib", 8),
-        ("ARGON2_PARALLELISM", "argon2_parallelism", 1),
+    # The maximums: browsers keep a cookie at most 400 days, and Argon2 takes 32-bit
+    # costs and at most 2**24-1 lanes; larger values would fail later, as tracebacks.
+    for name, key, minimum, maximum in (
+        ("REMEMBER_DAYS", "remember_days", 1, 400),
+        ("SESSION_IDLE_HOURS", "session_idle_hours", 1, 400 * 24),
+        ("ARGON2_TIME_COST", "argon2_time_cost", 1, 2**32 - 1),
+        ("ARGON2_MEMORY_KIB", "argon2_memory_kib", 8, 2**32 - 1),
+        ("ARGON2_PARALLELISM", "argon2_parallelism", 1, 2**24 - 1),
     ):
         if name in env:
-            kwargs[key] = _int(name, env[name], minimum)
+            kwargs[key] = _int(name, env[name], minimum, maximum)
     for name, key in (
         ("RATE_LIMIT_LOGIN", "rate_limit_login"),
         ("RATE_LIMIT_REGISTER", "rate_limit_register"),
+        ("RATE_LIMIT_PASSWORDS_API", "rate_limit_passwords_api"),
     ):
         if name in env:
             kwargs[key] = RateLimitSpec.parse(name, env[name])
@@ -142,6 +146,9 @@ def load_settings(
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         settings = replace(settings, **overrides)
+    if settings.argon2_memory_kib < 8 * settings.argon2_parallelism:
+        # Argon2 needs 8 KiB per lane; otherwise the first hash fails, at start-up.
+        raise ConfigError("ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM")
     if not settings.database_url:
         settings = replace(
             settings, database_url=_sqlite_url(settings.instance_path / "journal.db")

@@ -1,0 +1,49 @@
+"""``POST /api/passwords``: a JSON policy in, passwords and their strength out.
+
+No login and no CSRF token: it changes no state, it only accepts ``application/json``
+(which another site's page cannot send without a CORS preflight), and it sends no CORS
+headers, so no other site can read what it returns.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from quartapp.passwords.describe import summary
+from quartapp.passwords.generator import PolicyError
+from quartapp.passwords.schema import from_json, generate_batch
+
+blueprint = Blueprint("passwords_api", __name__)
+
+
+def field_errors(errors: dict[str, str]) -> Response:
+    response = jsonify(
+        {
+            "error": {
+                "status": 400,
+                "message": "Some fields are not valid: " + ", ".join(sorted(errors)) + ".",
+                "fields": errors,
+            }
+        }
+    )
+    response.status_code = 400
+    return response
+
+
+@blueprint.route("/api/passwords", methods=["POST"])
+async def generate() -> Response:
+    if not request.is_json:
+        await request.get_data()  # read it anyway, so the connection stays usable
+        raise UnsupportedMediaType("Send the policy as JSON (Content-Type: application/json).")
+    document = await request.get_json(silent=True)
+    if document is None:
+        raise BadRequest("The body is not valid JSON.")
+    try:
+        generator_request = from_json(document)
+    except PolicyError as error:
+        return field_errors(error.errors)
+    batch = generate_batch(generator_request)
+    response = jsonify({"passwords": batch.passwords, **summary(batch)})
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,175 @@
+"""The generator page (works without JavaScript) and a writer's saved policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Blueprint, Response, abort, flash, redirect, render_template, request
+from quart_auth import login_required
+
+from quartapp.accounts.auth import current_account
+from quartapp.db import get_database, request_session
+from quartapp.models import MAX_ID, SavedPolicy
+from quartapp.passwords import store
+from quartapp.passwords.describe import summary
+from quartapp.passwords.generator import PolicyError
+from quartapp.passwords.rules import import_rules
+from quartapp.passwords.schema import GeneratorRequest, from_form, generate_batch
+
+blueprint = Blueprint("passwords", __name__, template_folder="templates")
+
+NAME_MAX = 60
+Page = str | tuple[str, int]
+
+
+@blueprint.after_request
+async def never_cache(response: Response) -> Response:
+    """Generated passwords must not stay in any cache, the browser's included."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _owned_policy(policy_id: int) -> SavedPolicy:
+    """The viewer's own saved policy: 404 if it does not exist, 403 if it is someone else's."""
+    viewer = await current_account()
+    policy = await store.get_policy(request_session(), policy_id)
+    if policy is None:
+        abort(404)
+    if viewer is None or policy.user_id != viewer.id:
+        abort(403)
+    return policy
+
+
+async def _page(
+    generator: GeneratorRequest,
+    *,
+    fields: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    notes: tuple[str, ...] = (),
+    rules: str = "",
+    name: str = "",
+    loaded: SavedPolicy | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The generator page; with ``errors`` it shows the user's input and no password."""
+    batch = None if errors else generate_batch(generator)
+    viewer = await current_account()
+    policies = await store.list_policies(request_session(), viewer.id) if viewer else []
+    page = await render_template(
+        "passwords/generator.html",
+        fields=fields if fields is not None else generator.as_fields(),
+        errors=errors or {},
+        password=batch.passwords[0] if batch else None,
+        about=summary(batch) if batch else None,
+        loaded=loaded,
+        policies=policies,
+        notes=notes,
+        rules=rules,
+        name=name,
+    )
+    return page, status
+
+
+@blueprint.route("/passwords", methods=["GET", "POST"])
+async def generator() -> Page:
+    if request.method == "GET":
+        raw = request.args.get("policy", "")
+        if raw:
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID):
+                abort(404)
+            saved = await _owned_policy(int(raw))
+            try:
+                criteria = store.criteria_of(saved)
+            except PolicyError as error:  # saved before a rule tightened
+                fields = json.loads(saved.criteria)
+                return await _page(
+                    GeneratorRequest(),
+                    fields=fields,
+                    errors=error.errors,
+                    name=saved.name,
+                    loaded=saved,
+                    status=400,
+                )
+            return await _page(criteria, name=saved.name, loaded=saved)
+        return await _page(GeneratorRequest())
+    form = await request.form
+    try:
+        generator_request = from_form(form)
+    except PolicyError as error:
+        return await _page(GeneratorRequest(), fields=dict(form), errors=error.errors, status=400)
+    return await _page(generator_request)
+
+
+@blueprint.route("/passwords/import", methods=["POST"])
+async def import_passwordrules() -> Page:
+    rules = (await request.form).get("rules", "")
+    try:
+        imported = import_rules(rules)
+    except PolicyError as error:
+        return await _page(GeneratorRequest(), errors=error.errors, rules=rules, status=400)
+    generator_request = GeneratorRequest(password=imported.policy)
+    return await _page(generator_request, notes=imported.notes, rules=rules)
+
+
+def _policy_name(form: dict[str, str], errors: dict[str, str]) -> str:
+    name = " ".join(form.get("name", "").split())
+    if not name:
+        errors["name"] = "Give these rules a name, like the system they are for."
+    elif len(name) > NAME_MAX:
+        errors["name"] = f"Names are at most {NAME_MAX} characters."
+    return name
+
+
+async def _save(loaded: SavedPolicy | None) -> Page | Response:
+    viewer = await current_account()
+    assert viewer is not None
+    form = dict(await request.form)
+    errors: dict[str, str] = {}
+    name = _policy_name(form, errors)
+    try:
+        generator_request = from_form(form)
+    except PolicyError as error:
+        errors.update(error.errors)
+    if not errors:
+        try:
+            if loaded is None:
+                policy_id = await store.create_policy(
+                    get_database(), viewer.id, name, generator_request
+                )
+            else:
+                policy_id = loaded.id
+                await store.update_policy(get_database(), policy_id, name, generator_request)
+        except store.DuplicateNameError:
+            errors["name"] = "You already have rules with that name."
+        except store.TooManyPoliciesError:
+            errors["name"] = f"You can keep at most {store.MAX_POLICIES_PER_USER} saved rules."
+        else:
+            await flash(f"Saved the rules “{name}”.", "success")
+            response: Response = redirect(f"/passwords?policy={policy_id}", 303)  # type: ignore[assignment]
+            return response
+    return await _page(
+        GeneratorRequest(), fields=form, errors=errors, name=name, loaded=loaded, status=400
+    )
+
+
+@blueprint.route("/passwords/policies", methods=["POST"])
+@login_required
+async def create_policy() -> Page | Response:
+    return await _save(None)
+
+
+@blueprint.route("/passwords/policies/<id:policy_id>", methods=["POST"])
+@login_required
+async def update_policy(policy_id: int) -> Page | Response:
+    return await _save(await _owned_policy(policy_id))
+
+
+@blueprint.route("/passwords/policies/<id:policy_id>/delete", methods=["POST"])
+@login_required
+async def delete_policy(policy_id: int) -> Response:
+    policy = await _owned_policy(policy_id)
+    await store.delete_policy(get_database(), policy.id)
+    await flash(f"Deleted the rules “{policy.name}”.", "success")
+    response: Response = redirect("/passwords", 303)  # type: ignore[assignment]
+    return response

@@ -1,0 +1,122 @@
+// The generator page with JavaScript: regenerate through the API as options change, copy
+// in one click. Without JavaScript the form posts and the server renders the same page.
+const form = document.getElementById("generator-form");
+const output = document.getElementById("password");
+const copyButton = document.getElementById("copy");
+const copyStatus = document.getElementById("copy-status");
+const about = document.getElementById("about");
+
+const BOOLEAN_FIELDS = ["lowercase", "uppercase", "digits", "symbols", "avoid_ambiguous", "capitalize", "add_digit"];
+const NUMBER_FIELDS = ["length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols", "words"];
+const TEXT_FIELDS = ["symbol_set", "exclude", "include", "separator"];
+
+function policy() {
+  const data = new FormData(form);
+  const body = { mode: data.get("mode") || "password" };
+  for (const name of BOOLEAN_FIELDS) body[name] = data.has(name);
+  for (const name of NUMBER_FIELDS) {
+    const raw = String(data.get(name) ?? "").trim();
+    if (raw !== "") body[name] = /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  }
+  for (const name of TEXT_FIELDS) body[name] = String(data.get(name) ?? "");
+  return body;
+}
+
+function showMode() {
+  const mode = new FormData(form).get("mode") || "password";
+  for (const fieldset of form.querySelectorAll("fieldset[data-mode]")) {
+    fieldset.hidden = fieldset.dataset.mode !== mode;
+  }
+}
+
+function showErrors(fields) {
+  for (const element of document.querySelectorAll("[data-error-for]")) {
+    const message = fields[element.dataset.errorFor];
+    element.textContent = message || "";
+    element.hidden = !message;
+  }
+}
+
+function showResult(result) {
+  output.textContent = result.passwords[0];
+  document.getElementById("strength-meter").value = result.entropy_bits;
+  document.getElementById("entropy").textContent = result.entropy_bits;
+  document.getElementById("strength").textContent = result.strength;
+  document.getElementById("count-words").textContent = result.count_in_words;
+  document.getElementById("time-slow").textContent = result.time_to_search_half[0].time;
+  document.getElementById("time-fast").textContent = result.time_to_search_half[1].time;
+  about.hidden = false;
+  copyButton.disabled = false;
+  copyStatus.textContent = "";
+}
+
+let pending = null;
+let lastRequested = JSON.stringify(policy());
+async function regenerate() {
+  pending?.abort();
+  pending = new AbortController();
+  lastRequested = JSON.stringify(policy());
+  try {
+    const response = await fetch("/api/passwords", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: lastRequested,
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: pending.signal,
+    });
+    const result = await response.json();
+    if (response.ok) {
+      showErrors({});
+      showResult(result);
+    } else {
+      showErrors(result.error?.fields ?? {});
+      output.textContent = "—";
+      about.hidden = true;
+      copyButton.disabled = true;
+      copyStatus.textContent = result.error?.fields ? "" : result.error?.message ?? "Could not generate.";
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") copyStatus.textContent = "Could not reach the server; the form still works.";
+  }
+}
+
+// "input" and "change" both fire for one edit, and "change" fires again on blur (say, when
+// the Copy button is clicked): regenerate only when the rules really changed, or the
+// password would change under the user's cursor right after they copied it.
+let timer = null;
+function soon() {
+  clearTimeout(timer);
+  timer = setTimeout(() => {
+    if (JSON.stringify(policy()) !== lastRequested) regenerate();
+  }, 150);
+}
+
+form.addEventListener("input", () => { showMode(); soon(); });
+form.addEventListener("change", () => { showMode(); soon(); });
+form.addEventListener("submit", (event) => {
+  // Only "Generate"/"Regenerate" are handled here; saving still posts the form.
+  const action = event.submitter?.getAttribute("formaction") ?? form.getAttribute("action");
+  if (action === form.getAttribute("action")) {
+    event.preventDefault();
+    regenerate();
+  }
+});
+
+copyButton.hidden = false;
+copyButton.addEventListener("click", async () => {
+  const text = output.textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    copyStatus.textContent = "Copied";
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(output);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    copyStatus.textContent = "Press Ctrl+C (⌘C) to copy";
+  }
+});
+
+showMode();
