@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from alembic import command
+from werkzeug.datastructures import MultiDict
 
 from quartapp.config import ConfigError, load_settings
 from quartapp.migrations import alembic_config
@@ -30,8 +31,11 @@ async def create_user(username: str, email: str, password: str) -> str:
     from quartapp.accounts.service import create_user as store_user
     from quartapp.db import Database
 
+    # As form data, like a browser's: given as ``data=`` InputRequired finds nothing.
     form = RegisterForm(
-        data={"username": username, "email": email, "password": password, "confirm": password}
+        MultiDict(
+            {"username": username, "email": email, "password": password, "confirm": password}
+        )
     )
     if not form.validate():
         return "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
@@ -42,7 +46,10 @@ async def create_user(username: str, email: str, password: str) -> str:
     database = Database(settings.database_url)
     await database.open()
     try:
-        await store_user(database, username, email, await hashing.hash(password))
+        # The form's values: stripped of surrounding spaces, as /register stores them.
+        await store_user(
+            database, form.username.data or "", form.email.data or "", await hashing.hash(password)
+        )
     except DuplicateUserError as taken:
         return f"{taken.field}: already registered"
     finally:

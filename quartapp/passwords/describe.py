@@ -26,7 +26,8 @@ AGE_OF_UNIVERSE_YEARS = 1.38e10
 
 
 def number_in_words(value: int) -> str:
-    """1234 -> '1,234'; 3.14e31 -> 'about 31.4 nonillion'; past the named scales, 'about 1.23 × 10^70'."""
+    """1234 -> '1,234'; 3.14e31 -> 'about 31.4 nonillion'; past the named scales,
+    'about 1.23 × 10^70'."""
     if value < 1_000_000:
         return f"{value:,}"
     exponent = len(str(value)) - 1
