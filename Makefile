@@ -27,8 +27,8 @@ run: install
 	$(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) 'quartapp:create_app()'
 
 lint: install-dev
-	$(BIN)/ruff check quartapp tests alembic
-	$(BIN)/ruff format --check quartapp tests alembic
+	$(BIN)/ruff check quartapp tests alembic bench
+	$(BIN)/ruff format --check quartapp tests alembic bench
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -1,0 +1,87 @@
+"""Benchmark: our exact generator against the retry-until-valid recipe, side by side.
+
+Not a test. Run: ``.venv/bin/python bench/passwords.py`` (add ``--seconds 2`` per cell for
+steadier numbers). Prints a table; results go in docs/PERFORMANCE.md.
+
+The retry recipe is the one in Python's ``secrets`` documentation: draw every character
+from the whole alphabet and start again until the rules hold. It is uniform too, but its
+cost grows with how rarely a random string meets the rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import secrets
+import time
+from collections.abc import Callable
+
+from quartapp.passwords.generator import PasswordPolicy, compile_policy, generate_compiled
+
+POLICIES = {
+    "default (16, all classes, >=1 each)": PasswordPolicy(),
+    "analyst (10, lower+upper+digits, >=3 digits)": PasswordPolicy(
+        length=10, symbols=False, min_symbols=0, min_digits=3
+    ),
+    "strict (12, >=4 digits, >=4 of 8 symbols)": PasswordPolicy(
+        length=12,
+        min_lowercase=0,
+        min_uppercase=0,
+        min_digits=4,
+        min_symbols=4,
+        symbol_set="!@#$%^&*",
+    ),
+}
+
+
+def retry_recipe(policy: PasswordPolicy) -> Callable[[], str]:
+    compiled = compile_policy(policy)
+    alphabet = "".join(c.chars for c in compiled.classes)
+    rules = [(set(c.chars), c.minimum) for c in compiled.classes if c.minimum]
+
+    def draw() -> str:
+        while True:
+            password = "".join(secrets.choice(alphabet) for _ in range(policy.length))
+            if all(sum(ch in chars for ch in password) >= need for chars, need in rules):
+                return password
+
+    return draw
+
+
+def rate(function: Callable[[], str], seconds: float) -> float:
+    """Passwords per second over at least ``seconds`` of wall time."""
+    done, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(20):
+            function()
+        done += 20
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per cell")
+    args = parser.parse_args()
+    print(f"# {platform.python_implementation()} {platform.python_version()} on "
+          f"{platform.machine()}, {os.cpu_count()} CPUs, one process, one core")  # fmt: skip
+    header = f"| {'policy':<46} | {'acceptance':>10} | {'ours µs':>8} | {'ours /s':>9} " \
+             f"| {'retry µs':>9} | {'retry /s':>9} | {'speed-up':>8} |"  # fmt: skip
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for name, policy in POLICIES.items():
+        compiled = compile_policy(policy)
+        alphabet_size = sum(len(c.chars) for c in compiled.classes)
+        acceptance = compiled.count / alphabet_size**policy.length
+        ours = rate(functools.partial(generate_compiled, compiled), args.seconds)
+        retry = rate(retry_recipe(policy), args.seconds)
+        print(f"| {name:<46} | {acceptance:>10.4%} | {1e6 / ours:>8.1f} | {ours:>9,.0f} "
+              f"| {1e6 / retry:>9.1f} | {retry:>9,.0f} | {ours / retry:>7.0f}x |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
