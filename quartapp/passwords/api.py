@@ -17,6 +17,15 @@ from quartapp.passwords.schema import from_json, generate_batch
 blueprint = Blueprint("passwords_api", __name__)
 
 
+@blueprint.after_app_request
+async def never_cache(response: Response) -> Response:
+    """Every answer, errors and rate limits included (even a 405 that no view of ours made):
+    a cache must never keep a password."""
+    if request.path == "/api/passwords":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def field_errors(errors: dict[str, str]) -> Response:
     response = jsonify(
         {
@@ -44,6 +53,4 @@ async def generate() -> Response:
     except PolicyError as error:
         return field_errors(error.errors)
     batch = generate_batch(generator_request)
-    response = jsonify({"passwords": batch.passwords, **summary(batch)})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify({"passwords": batch.passwords, **summary(batch)})

@@ -37,25 +37,32 @@ def number_in_words(value: int) -> str:
         group, shown = group + 1, "1"
     if group <= len(SCALES):
         return f"about {shown} {SCALES[group - 1]}"
-    digits = str(value)
-    return f"about {digits[0]}.{digits[1:3]} × 10^{exponent}"
+    digits = str(round(value, 2 - exponent))  # three significant digits, rounded exactly
+    return f"about {digits[0]}.{digits[1:3]} × 10^{len(digits) - 1}"
 
 
 def duration_in_words(seconds: float) -> str:
-    """The time in the largest unit that fits, rounded for reading."""
+    """The time in the largest unit that fits, rounded for reading ("60 minutes" reads
+    as "1 hour")."""
     if seconds < 1:
         return "less than a second"
+    larger_size = None
     for size, unit in DURATIONS:
         if seconds >= size:
             amount = seconds / size
             if unit == "year" and amount >= 1_000_000:
                 ages = amount / AGE_OF_UNIVERSE_YEARS
-                if ages >= 1:
+                if ages >= 2:
                     return f"{number_in_words(int(ages))} times the age of the universe"
+                if ages >= 1:
+                    return "longer than the age of the universe"
                 return f"{number_in_words(int(amount))} years"
             rounded = round(amount) if amount >= 10 else round(amount, 1)
+            if larger_size is not None and rounded * size >= larger_size:
+                return duration_in_words(larger_size)  # rounding reached the next unit
             plural = "" if rounded == 1 else "s"
             return f"{rounded:,} {unit}{plural}".replace(".0 ", " ")
+        larger_size = size
     return "less than a second"  # pragma: no cover - the loop always returns
 
 

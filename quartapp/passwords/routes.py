@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from quart import Blueprint, Response, abort, flash, redirect, render_template, request
-from quart_auth import login_required
+from quart_auth import Unauthorized, login_required
 
 from quartapp.accounts.auth import current_account
 from quartapp.db import get_database, request_session
@@ -23,10 +23,12 @@ NAME_MAX = 60
 Page = str | tuple[str, int]
 
 
-@blueprint.after_request
+@blueprint.after_app_request
 async def never_cache(response: Response) -> Response:
-    """Generated passwords must not stay in any cache, the browser's included."""
-    response.headers["Cache-Control"] = "no-store"
+    """Generated passwords must not stay in any cache, the browser's included: every answer
+    under /passwords, even one no view of ours made (a 405)."""
+    if request.path == "/passwords" or request.path.startswith("/passwords/"):
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -36,7 +38,9 @@ async def _owned_policy(policy_id: int) -> SavedPolicy:
     policy = await store.get_policy(request_session(), policy_id)
     if policy is None:
         abort(404)
-    if viewer is None or policy.user_id != viewer.id:
+    if viewer is None:
+        raise Unauthorized()  # a visitor following a saved link: log in first
+    if policy.user_id != viewer.id:
         abort(403)
     return policy
 

@@ -167,6 +167,10 @@ def import_rules(text: str) -> ImportedRules:
 
 
 def _policy(draft: _Draft, notes: list[str]) -> PasswordPolicy:
+    if draft.max_length is not None and draft.max_length < MIN_LENGTH:
+        raise PolicyError({"rules": f"maxlength is below {MIN_LENGTH}, the shortest length here"})
+    if draft.min_length is not None and draft.min_length > MAX_LENGTH:
+        raise PolicyError({"rules": f"minlength is above {MAX_LENGTH}, the longest length here"})
     low = max(MIN_LENGTH, draft.min_length or MIN_LENGTH)
     high = min(MAX_LENGTH, draft.max_length or MAX_LENGTH)
     if low > high:
@@ -184,5 +188,10 @@ def _policy(draft: _Draft, notes: list[str]) -> PasswordPolicy:
         policy = replace(policy, symbol_set=DEFAULT_SYMBOLS)
     if draft.min_length and draft.min_length < MIN_LENGTH:
         notes.append(f"The length is at least {MIN_LENGTH} here.")
-    compile_policy(policy)  # raises PolicyError naming what cannot be met
+    try:
+        compile_policy(policy)
+    except PolicyError as error:  # named on the rules: the page shows them, not this policy
+        raise PolicyError(
+            {"rules": "these rules cannot be met: " + "; ".join(error.errors.values())}
+        ) from None
     return policy

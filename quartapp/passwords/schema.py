@@ -106,6 +106,9 @@ def from_form(form: Mapping[str, str]) -> GeneratorRequest:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {name: name in form for name in BOOL_FIELDS}
     for name in INT_FIELDS:
+        if name.startswith("min_") and not values[name[4:]]:
+            values[name] = 0  # an unticked class's "at least" box is ignored, not an error
+            continue
         raw = form.get(name, "").strip()
         if raw == "":
             continue

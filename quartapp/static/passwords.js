@@ -18,6 +18,10 @@ function policy() {
     const raw = String(data.get(name) ?? "").trim();
     if (raw !== "") body[name] = /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
+  // An unticked class's "at least" box is ignored, as when the form is posted.
+  for (const name of ["lowercase", "uppercase", "digits", "symbols"]) {
+    if (!body[name]) body[`min_${name}`] = 0;
+  }
   for (const name of TEXT_FIELDS) body[name] = String(data.get(name) ?? "");
   return body;
 }
