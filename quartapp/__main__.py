@@ -33,9 +33,7 @@ async def create_user(username: str, email: str, password: str) -> str:
 
     # As form data, like a browser's: given as ``data=`` InputRequired finds nothing.
     form = RegisterForm(
-        MultiDict(
-            {"username": username, "email": email, "password": password, "confirm": password}
-        )
+        MultiDict({"username": username, "email": email, "password": password, "confirm": password})
     )
     if not form.validate():
         return "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())

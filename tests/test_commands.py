@@ -1,0 +1,166 @@
+"""`python -m quartapp db upgrade` and `python -m quartapp create-user`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quartapp.__main__ import main
+from tests.conftest import FAST_HASHING, sqlite_url
+from tests.helpers import AuthActions
+
+PASSWORD = "a password from the terminal"
+
+
+def tables(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        found = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in found}
+
+
+def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "fresh.db"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url(database),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "quartapp", "db", "upgrade"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {"users", "entries", "login_sessions", "alembic_version"} <= tables(database)
+
+
+@pytest.fixture
+def command_environment(
+    monkeypatch: pytest.MonkeyPatch, database_path: Path, tmp_path: Path
+) -> None:
+    """The commands read the environment: point it at this test's database."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_url(database_path))
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("ARGON2_TIME_COST", str(FAST_HASHING["argon2_time_cost"]))
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", str(FAST_HASHING["argon2_memory_kib"]))
+    monkeypatch.setenv("ARGON2_PARALLELISM", str(FAST_HASHING["argon2_parallelism"]))
+
+
+def typed_passwords(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
+    """Answer getpass with these, in order; returns the prompts that were shown."""
+    prompts: list[str] = []
+    replies = iter(answers)
+
+    def fake_getpass(prompt: str = "Password: ", stream: Any = None) -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    return prompts
+
+
+async def run_main(*argv: str) -> int:
+    """``main`` runs its own event loop, so it runs in a thread here."""
+    return await asyncio.to_thread(main, list(argv))
+
+
+@pytest.mark.usefixtures("command_environment")
+async def test_create_user_then_log_in(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], auth: AuthActions
+) -> None:
+    prompts = typed_passwords(monkeypatch, PASSWORD, PASSWORD)
+
+    assert await run_main("create-user", "Carol", "carol@example.com") == 0
+
+    assert len(prompts) == 2
+    output = capsys.readouterr()
+    assert "created user Carol" in output.out
+    assert PASSWORD not in output.out + output.err
+    response = await auth.login("carol", PASSWORD)
+    assert response.status_code == 303
+    assert (await auth.client.get("/account")).status_code == 200
+
+
+@pytest.mark.usefixtures("command_environment")
+async def test_create_user_stores_names_like_the_register_form(
+    monkeypatch: pytest.MonkeyPatch, database_path: Path, auth: AuthActions
+) -> None:
+    typed_passwords(monkeypatch, PASSWORD, PASSWORD)
+    assert await run_main("create-user", " Carol ", " Carol@Example.com ") == 0
+    with contextlib.closing(sqlite3.connect(database_path)) as connection:
+        stored = connection.execute("SELECT username, email FROM users").fetchall()
+    assert stored == [("Carol", "Carol@Example.com")]
+    assert (await auth.login("carol@example.com", PASSWORD)).status_code == 303
+
+
+@pytest.mark.usefixtures("command_environment")
+@pytest.mark.parametrize(
+    ("username", "email", "passwords", "message"),
+    [
+        ("no spaces allowed", "a@example.com", (PASSWORD, PASSWORD), "username"),
+        ("ab", "a@example.com", (PASSWORD, PASSWORD), "username"),
+        ("dave", "not-an-email", (PASSWORD, PASSWORD), "email"),
+        ("dave", "dave@example.com", ("short", "short"), "password"),
+        ("dave", "dave@example.com", (PASSWORD, PASSWORD + "!"), "do not match"),
+    ],
+)
+async def test_create_user_refuses_bad_input(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database_path: Path,
+    username: str,
+    email: str,
+    passwords: tuple[str, str],
+    message: str,
+) -> None:
+    typed_passwords(monkeypatch, *passwords)
+
+    assert await run_main("create-user", username, email) != 0
+
+    error = capsys.readouterr().err
+    assert message in error
+    assert error.startswith("error:")
+    assert passwords[0] not in error
+    with contextlib.closing(sqlite3.connect(database_path)) as connection:
+        assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
+
+
+@pytest.mark.usefixtures("command_environment")
+async def test_create_user_refuses_a_taken_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], auth: AuthActions
+) -> None:
+    assert (await auth.register("erin", email="erin@example.com")).status_code == 303
+    typed_passwords(monkeypatch, PASSWORD, PASSWORD, PASSWORD, PASSWORD)
+
+    assert await run_main("create-user", "ERIN", "other@example.com") == 1
+    assert "username: already registered" in capsys.readouterr().err
+    assert await run_main("create-user", "frank", "Erin@Example.com") == 1
+    assert "email: already registered" in capsys.readouterr().err
+
+
+def test_create_user_with_a_bad_setting_explains_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("ARGON2_TIME_COST", "lots")
+    typed_passwords(monkeypatch, PASSWORD, PASSWORD)
+    assert main(["create-user", "gina", "gina@example.com"]) == 2
+    assert "ARGON2_TIME_COST" in capsys.readouterr().err
+
+
+def test_unknown_command_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["make-coffee"])
+    assert stopped.value.code != 0
+    assert "invalid choice" in capsys.readouterr().err
