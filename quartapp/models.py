@@ -134,3 +134,19 @@ class SavedPolicy(Base):
     criteria: Mapped[str] = mapped_column(Text)  # JSON of the generator's fields
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """One change to an entry, for live updates: written in the same transaction as the
+    change, numbered in commit order (``seq``), replayed to clients that missed it."""
+
+    __tablename__ = "events"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse a seq after pruning
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # created, updated, deleted, sessions
+    entry_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    author_id: Mapped[int] = mapped_column(Integer)
+    public_before: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_after: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
