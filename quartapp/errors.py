@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from quart import Quart, Response, jsonify, redirect, render_template, request
 from quart_auth import Unauthorized
@@ -70,14 +70,26 @@ async def render_error(error: HTTPException) -> Response:
     return response
 
 
+def _return_path() -> str:
+    """Where to go back after logging in: a page a GET can show, never a POST-only address
+    (that would end on a 405): the page the form was on, when it was on this site."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    if request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
+        return request.path
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
+
+
 def init_app(app: Quart) -> None:
     @app.errorhandler(Unauthorized)
     async def unauthorized(error: Unauthorized) -> Response:
         await _discard_body()
         if wants_json():
             return await render_error(error)
-        target = request.full_path if request.method == "GET" else request.path
-        location = "/login?next=" + quote(safe_next(target.rstrip("?")), safe="/")
+        location = "/login?next=" + quote(safe_next(_return_path()), safe="/")
         response: Response = redirect(location, 303)  # type: ignore[assignment]
         return response
 

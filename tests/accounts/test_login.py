@@ -213,7 +213,24 @@ async def test_visitor_post_to_login_required_page_is_redirected(
 ) -> None:
     response = await post_form(client, "/account/profile", {"about": "hi"})
     assert response.status_code == 303
-    assert response.headers["Location"] == "/login?next=/account/profile"
+    # /account/profile only takes POSTs: going back to it after logging in would be a 405.
+    assert response.headers["Location"] == "/login?next=/"
+
+
+async def test_a_post_goes_back_to_the_page_of_its_form(client: Client, alice: AuthActions) -> None:
+    token = await csrf_token(client, "/login")
+    response = await client.post(
+        "/account/profile",
+        form={"csrf_token": token, "about": "hi"},
+        headers={"Referer": "http://localhost/account?tab=profile"},
+    )
+    assert response.headers["Location"] == "/login?next=/account%3Ftab%3Dprofile"
+    response = await client.post(
+        "/account/profile",
+        form={"csrf_token": token, "about": "hi"},
+        headers={"Referer": "https://evil.example/account"},
+    )
+    assert response.headers["Location"] == "/login?next=/"
 
 
 async def test_wrong_password_for_a_logged_out_user_keeps_them_out(
@@ -328,7 +345,7 @@ async def test_login_required_redirect_of_a_post_keeps_the_connection(make_app: 
             "POST", "/account/profile", {"csrf_token": token, "about": "x" * 2000}
         )
         assert status == 303
-        assert headers["location"] == "/login?next=/account/profile"
+        assert headers["location"] == "/login?next=/"
         assert await still_connected(visitor)
 
 

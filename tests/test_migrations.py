@@ -1,0 +1,126 @@
+"""Alembic migrations: up from nothing, down to nothing, up again, and they match the models.
+
+These tests are synchronous: Alembic's env.py runs its own event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect
+
+from quartapp.migrations import alembic_config
+from quartapp.models import Base
+
+APP_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "folder" / "fresh.db"  # migrations create the folders
+
+
+@pytest.fixture
+def inspector_engine(empty_database: Path) -> Iterator[Engine]:
+    engine = create_engine(f"sqlite:///{empty_database}")
+    yield engine
+    engine.dispose()
+
+
+def async_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "render_as_batch": True}
+        )
+        result: list[object] = compare_metadata(context, Base.metadata)
+    return result
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_upgrade_downgrade_upgrade(empty_database: Path, inspector_engine: Engine) -> None:
+    config = alembic_config(async_url(empty_database), configure_logging=False)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+
+    command.upgrade(config, "head")
+    assert {"users", "entries", "login_sessions"} <= APP_TABLES
+    assert tables(inspector_engine) == APP_TABLES | {"alembic_version"}
+    assert current_revision(inspector_engine) == head
+
+    command.downgrade(config, "base")
+    assert tables(inspector_engine) == {"alembic_version"}
+    assert current_revision(inspector_engine) is None
+    with inspector_engine.connect() as connection:
+        leftovers = connection.exec_driver_sql(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'alembic_version%'"
+            " AND name NOT LIKE 'sqlite_%'"
+        ).all()
+    assert leftovers == []
+
+    command.upgrade(config, "head")
+    assert tables(inspector_engine) == APP_TABLES | {"alembic_version"}
+    assert differences(inspector_engine) == []
+
+
+def test_the_models_match_the_migrations(empty_database: Path, inspector_engine: Engine) -> None:
+    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+    assert differences(inspector_engine) == []
+
+
+def test_the_comparison_would_see_a_difference(
+    empty_database: Path, inspector_engine: Engine
+) -> None:
+    """compare_metadata must notice a model the migrations lack, or the test above proves
+    nothing."""
+    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+    with inspector_engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_entries_visibility_id")
+    found = differences(inspector_engine)
+    assert [diff[0] for diff in found if isinstance(diff, tuple)] == ["add_index"]
+
+
+def test_the_constraints_and_indexes_exist(empty_database: Path, inspector_engine: Engine) -> None:
+    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+    inspector = inspect(inspector_engine)
+    foreign_keys = {
+        table: [
+            (fk["referred_table"], fk["options"].get("ondelete"))
+            for fk in inspector.get_foreign_keys(table)
+        ]
+        for table in ("entries", "login_sessions")
+    }
+    assert foreign_keys == {
+        "entries": [("users", "CASCADE")],
+        "login_sessions": [("users", "CASCADE")],
+    }
+    assert {index["name"] for index in inspector.get_indexes("entries")} == {
+        "ix_entries_visibility_id",
+        "ix_entries_author_id_id",
+    }
+    unique = {c["name"] for c in inspector.get_unique_constraints("users")}
+    assert unique == {"uq_users_username_key", "uq_users_email_key"}
+
+
+def test_there_is_one_head(tmp_path: Path) -> None:
+    script = ScriptDirectory.from_config(
+        alembic_config(async_url(tmp_path / "x.db"), configure_logging=False)
+    )
+    assert len(script.get_heads()) == 1
