@@ -18,6 +18,7 @@ from quartapp.accounts.service import SessionPolicy
 from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.routes import blueprint as journal_blueprint
+from quartapp.live import setup as live
 from quartapp.models import MAX_ID
 from quartapp.passwords.api import blueprint as passwords_api_blueprint
 from quartapp.passwords.routes import blueprint as passwords_blueprint
@@ -53,7 +54,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.url_map.converters["id"] = IdConverter
     logging.getLogger("quartapp").setLevel(settings.log_level)
 
-    db.init_app(app, settings.database_url)
+    database = db.init_app(app, settings.database_url)
     init_auth(
         app,
         SessionPolicy(
@@ -71,6 +72,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(journal_blueprint)
     app.register_blueprint(passwords_blueprint)
     app.register_blueprint(passwords_api_blueprint)
+    live.init_app(app, database, settings)
     security.limit_endpoint(app, "accounts.login", settings.rate_limit_login)
     security.limit_endpoint(app, "accounts.register", settings.rate_limit_register)
     security.limit_endpoint(app, "passwords_api.generate", settings.rate_limit_passwords_api)

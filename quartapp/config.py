@@ -55,6 +55,11 @@ class Settings:
     rate_limit_register: RateLimitSpec = RateLimitSpec(5, timedelta(minutes=1))
     rate_limit_passwords_api: RateLimitSpec = RateLimitSpec(120, timedelta(minutes=1))
     rate_limits_enabled: bool = True
+    # Origins allowed to open /ws, like "https://journal.example"; empty: the site's own.
+    allowed_origins: tuple[str, ...] = ()
+    events_retention_days: int = 7
+    live_queue_size: int = 256
+    redis_url: str = ""
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
@@ -81,6 +86,17 @@ def _bool(name: str, text: str) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {text!r}")
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(item.strip().lower().rstrip("/") for item in text.split(",") if item.strip())
+    for origin in origins:
+        scheme, _, host = origin.partition("://")
+        if scheme not in {"http", "https"} or not host or "/" in host:
+            raise ConfigError(
+                f"ALLOWED_ORIGINS takes origins like https://journal.example, not {origin!r}"
+            )
+    return origins
 
 
 def _sqlite_url(path: Path) -> str:
@@ -115,6 +131,8 @@ def load_settings(
         ("ARGON2_TIME_COST", "argon2_time_cost", 1, 2**32 - 1),
         ("ARGON2_MEMORY_KIB", "argon2_memory_kib", 8, 2**32 - 1),
         ("ARGON2_PARALLELISM", "argon2_parallelism", 1, 2**24 - 1),
+        ("EVENTS_RETENTION_DAYS", "events_retention_days", 1, 3650),
+        ("LIVE_QUEUE_SIZE", "live_queue_size", 8, 100_000),
     ):
         if name in env:
             kwargs[key] = _int(name, env[name], minimum, maximum)
@@ -127,6 +145,10 @@ def load_settings(
             kwargs[key] = RateLimitSpec.parse(name, env[name])
     if "RATE_LIMITS_ENABLED" in env:
         kwargs["rate_limits_enabled"] = _bool("RATE_LIMITS_ENABLED", env["RATE_LIMITS_ENABLED"])
+    if env.get("ALLOWED_ORIGINS"):
+        kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
+    if env.get("REDIS_URL"):
+        kwargs["redis_url"] = env["REDIS_URL"]
     if "LOG_LEVEL" in env:
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, request, session
+from quart import Quart, Response, current_app, request, session, websocket
 from quart_rate_limiter import RateLimit, RateLimiter, rate_limit
 from werkzeug.exceptions import BadRequest
 
@@ -89,6 +89,23 @@ def is_safe_redirect(target: str) -> bool:
 
 def safe_next(target: str | None, default: str = "/") -> str:
     return target if target and is_safe_redirect(target) else default
+
+
+def own_origin() -> str:
+    """This request's own origin, as a browser on this site would send it."""
+    scheme = {"ws": "http", "wss": "https"}.get(websocket.scheme, websocket.scheme)
+    return f"{scheme}://{websocket.host}".lower()
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """A websocket handshake's ``Origin`` must be this site's own (or a configured one):
+    browsers send cookies along on cross-site handshakes, so anything else is refused,
+    ``null`` and a missing header included."""
+    if not origin:
+        return False
+    settings: Settings = current_app.extensions["settings"]
+    allowed = settings.allowed_origins or (own_origin(),)
+    return origin.lower().rstrip("/") in allowed
 
 
 def add_security_headers(response: Response) -> Response:

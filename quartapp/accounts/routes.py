@@ -9,6 +9,7 @@ from quart import Blueprint, Response, current_app, flash, redirect, render_temp
 from quart_auth import login_required, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quartapp import live
 from quartapp.accounts import service
 from quartapp.accounts.auth import SessionUser, current_account, current_session_token
 from quartapp.accounts.forms import (
@@ -52,6 +53,7 @@ async def _log_in(user: User, remember: bool) -> None:
     previous = current_session_token()
     if previous is not None:
         await service.end_session(get_database(), previous)
+        await live.notify()
     token = await service.start_session(get_database(), user.id, remember)
     login_user(SessionUser(token), remember=remember)
     rotate_csrf_token()
@@ -112,6 +114,7 @@ async def logout() -> WerkzeugResponse:
     token = current_session_token()
     if token is not None:
         await service.end_session(get_database(), token)
+        await live.notify()
     logout_user()
     rotate_csrf_token()
     await flash("You are logged out.", "success")
@@ -165,6 +168,7 @@ async def change_password() -> Page | WerkzeugResponse:
             token = current_session_token()
             assert token is not None
             await service.change_password(get_database(), user.id, new_hash, keep_token=token)
+            await live.notify()
             await flash("Password changed. Every other session was logged out.", "success")
             return see_other("/account")
         cast(list[str], form.current_password.errors).append("That is not your current password.")
@@ -179,6 +183,7 @@ async def delete_account() -> Page | WerkzeugResponse:
     if form.validate():
         if await hashing().verify(user.password_hash, form.password.data or ""):
             await service.delete_user(get_database(), user.id)
+            await live.notify()
             logout_user()
             rotate_csrf_token()
             await flash("Your account and all your entries are deleted.", "success")

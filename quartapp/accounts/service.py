@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quartapp.db import Database
-from quartapp.models import LoginSession, User, utcnow
+from quartapp.live import events
+from quartapp.models import PUBLIC, Entry, LoginSession, User, utcnow
 
 # Writing last-seen on every request would make every page view a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -150,10 +151,15 @@ async def resolve_session(
 
 
 async def end_session(db: Database, token: str) -> None:
+    """Forget a login; its live connections are told to check themselves (and close)."""
     async with db.transaction() as session:
-        await session.execute(
-            delete(LoginSession).where(LoginSession.token_hash == hash_token(token))
+        user_id = await session.scalar(
+            delete(LoginSession)
+            .where(LoginSession.token_hash == hash_token(token))
+            .returning(LoginSession.user_id)
         )
+        if user_id is not None:
+            await events.record(session, events.SESSIONS, user_id)
 
 
 async def change_password(db: Database, user_id: int, password_hash: str, keep_token: str) -> None:
@@ -168,6 +174,7 @@ async def change_password(db: Database, user_id: int, password_hash: str, keep_t
                 LoginSession.token_hash != hash_token(keep_token),
             )
         )
+        await events.record(session, events.SESSIONS, user_id)
 
 
 async def set_password_hash(db: Database, user_id: int, password_hash: str) -> None:
@@ -183,6 +190,21 @@ async def update_about(db: Database, user_id: int, about: str) -> None:
 
 
 async def delete_user(db: Database, user_id: int) -> None:
-    """Delete the user; their entries and login sessions go with them (ON DELETE CASCADE)."""
+    """Delete the user; their entries and login sessions go with them (ON DELETE CASCADE),
+    and every open page sees their entries disappear."""
     async with db.transaction() as session:
+        entries = (
+            await session.execute(
+                select(Entry.id, Entry.visibility).where(Entry.author_id == user_id)
+            )
+        ).all()
         await session.execute(delete(User).where(User.id == user_id))
+        for entry_id, visibility in entries:
+            await events.record(
+                session,
+                events.DELETED,
+                user_id,
+                entry_id=entry_id,
+                public_before=visibility == PUBLIC,
+            )
+        await events.record(session, events.SESSIONS, user_id)

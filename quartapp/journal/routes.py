@@ -6,12 +6,14 @@ from quart import Blueprint, abort, flash, redirect, render_template, request
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quartapp import live
 from quartapp.accounts import service as accounts
 from quartapp.accounts.auth import current_account
 from quartapp.db import get_database, request_session
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
+from quartapp.live import events
 from quartapp.models import MAX_ID, Entry, User
 
 blueprint = Blueprint("journal", __name__, template_folder="templates")
@@ -45,8 +47,12 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
 
 async def _home_page(viewer: User | None, form: EntryForm, status: int = 200) -> tuple[str, int]:
     before = _before_argument()
+    # Read first: an entry committed between the two reads is then replayed, never missed.
+    live_seq = await events.newest_seq(request_session())
     page = await store.visible_page(request_session(), viewer.id if viewer else None, before=before)
-    html = await render_template("journal/index.html", page=page, form=form, before=before)
+    html = await render_template(
+        "journal/index.html", page=page, form=form, before=before, live_seq=live_seq
+    )
     return html, status
 
 
@@ -70,6 +76,7 @@ async def create() -> Page | WerkzeugResponse:
         form.body.data or "",
         form.visibility.data or "public",
     )
+    await live.notify()
     await flash("Your entry is posted.", "success")
     return redirect(f"/entries/{entry_id}", 303)
 
@@ -97,6 +104,7 @@ async def edit(entry_id: int) -> Page | WerkzeugResponse:
         form.body.data or "",
         form.visibility.data or "public",
     )
+    await live.notify()
     await flash("Your changes are saved.", "success")
     return redirect(f"/entries/{entry.id}", 303)
 
@@ -106,6 +114,7 @@ async def edit(entry_id: int) -> Page | WerkzeugResponse:
 async def delete(entry_id: int) -> WerkzeugResponse:
     entry = await get_visible_entry(entry_id, check_author=True)
     await store.delete_entry(get_database(), entry.id)
+    await live.notify()
     await flash("The entry is deleted.", "success")
     return redirect("/", 303)
 
@@ -117,7 +126,10 @@ async def profile(username: str) -> str:
         abort(404)
     viewer = await current_account()
     before = _before_argument()
+    live_seq = await events.newest_seq(request_session())
     page = await store.visible_page(
         request_session(), viewer.id if viewer else None, before=before, author_id=author.id
     )
-    return await render_template("journal/profile.html", author=author, page=page, before=before)
+    return await render_template(
+        "journal/profile.html", author=author, page=page, before=before, live_seq=live_seq
+    )

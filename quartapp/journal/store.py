@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from quartapp.db import Database
 from quartapp.journal.render import render_markdown
+from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, utcnow
 
 PAGE_SIZE = 20
@@ -60,6 +61,7 @@ async def entries_by_author(session: AsyncSession, author_id: int) -> list[Entry
 
 
 async def create_entry(db: Database, author_id: int, title: str, body: str, visibility: str) -> int:
+    """Insert an entry and its live event, in one transaction."""
     entry = Entry(
         author_id=author_id,
         title=title,
@@ -70,12 +72,29 @@ async def create_entry(db: Database, author_id: int, title: str, body: str, visi
     )
     async with db.transaction() as session:
         session.add(entry)
+        await session.flush()  # assigns entry.id
+        await events.record(
+            session, events.CREATED, author_id, entry_id=entry.id, public_after=entry.is_public
+        )
     return entry.id
+
+
+async def _lock_visibility(session: AsyncSession, entry_id: int) -> tuple[int, bool] | None:
+    """The author and whether the entry is public now, with the row locked (PostgreSQL)."""
+    row = (
+        await session.execute(
+            select(Entry.author_id, Entry.visibility).where(Entry.id == entry_id).with_for_update()
+        )
+    ).first()
+    return None if row is None else (row.author_id, row.visibility == PUBLIC)
 
 
 async def update_entry(db: Database, entry_id: int, title: str, body: str, visibility: str) -> None:
     body_html = render_markdown(body)  # before the write lock is taken
     async with db.transaction() as session:
+        before = await _lock_visibility(session, entry_id)
+        if before is None:
+            return  # deleted meanwhile: nothing to update
         await session.execute(
             update(Entry)
             .where(Entry.id == entry_id)
@@ -87,8 +106,29 @@ async def update_entry(db: Database, entry_id: int, title: str, body: str, visib
                 updated_at=utcnow(),
             )
         )
+        author_id, public_before = before
+        await events.record(
+            session,
+            events.UPDATED,
+            author_id,
+            entry_id=entry_id,
+            public_before=public_before,
+            public_after=visibility == PUBLIC,
+        )
 
 
 async def delete_entry(db: Database, entry_id: int) -> None:
     async with db.transaction() as session:
+        before = await _lock_visibility(session, entry_id)
+        if before is None:
+            return
         await session.execute(delete(Entry).where(Entry.id == entry_id))
+        author_id, public_before = before
+        await events.record(
+            session, events.DELETED, author_id, entry_id=entry_id, public_before=public_before
+        )
+
+
+async def get_entries(session: AsyncSession, entry_ids: list[int]) -> list[Entry]:
+    query = select(Entry).options(joinedload(Entry.author)).where(Entry.id.in_(entry_ids))
+    return list((await session.scalars(query)).all())

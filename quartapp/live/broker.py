@@ -1,0 +1,126 @@
+"""Brokers tell every worker that new events were committed.
+
+They carry no data: a woken worker reads the events table from where it stopped, so order
+and completeness come from the database, and a lost or duplicated notification costs at
+most a poll interval. Every worker also reads the table on a timer, which is what makes
+several workers without Redis correct (slower, but nothing is ever lost) and what covers a
+Redis outage until the subscription is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "quartapp:events"
+Wake = Callable[[], None]
+
+
+class Broker(ABC):
+    @property
+    @abstractmethod
+    def poll_interval(self) -> float:
+        """Seconds between reads of the events table when no notification came."""
+
+    @abstractmethod
+    async def start(self, wake: Wake) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    async def notify(self) -> None:
+        """Called after a commit that wrote events."""
+
+
+class MemoryBroker(Broker):
+    """One process: wake the local hub at once; other workers' writes arrive by polling."""
+
+    def __init__(self, poll_interval: float = 0.5) -> None:
+        self._poll_interval = poll_interval
+        self._wake: Wake | None = None
+
+    @property
+    def poll_interval(self) -> float:
+        return self._poll_interval
+
+    async def start(self, wake: Wake) -> None:
+        self._wake = wake
+
+    async def stop(self) -> None:
+        self._wake = None
+
+    async def notify(self) -> None:
+        if self._wake is not None:
+            self._wake()
+
+
+class RedisBroker(Broker):
+    """Redis pub/sub between workers and hosts; reconnects with capped exponential backoff."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._redis: Redis | None = None
+        self._wake: Wake | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    @property
+    def poll_interval(self) -> float:
+        """A safety net while subscribed; fast while Redis is away."""
+        return 5.0 if self.connected.is_set() else 0.5
+
+    async def start(self, wake: Wake) -> None:
+        self._wake = wake
+        self._redis = Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=None)
+        self._listener = asyncio.create_task(self._listen(), name="redis-events-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._redis is not None:
+            await self._redis.aclose()
+        self._wake = None
+
+    async def notify(self) -> None:
+        if self._wake is not None:
+            self._wake()  # this worker's clients need not wait for the round trip
+        if self._redis is None:
+            return
+        try:
+            await self._redis.publish(CHANNEL, b"1")
+        except (RedisError, OSError) as error:
+            # Other workers will still read the table at their next poll.
+            logger.warning("could not publish to Redis: %s", type(error).__name__)
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        assert self._redis is not None
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self.connected.set()
+                    delay = 0.1
+                    if self._wake is not None:
+                        self._wake()  # catch up on anything missed while disconnected
+                    async for _message in pubsub.listen():
+                        if self._wake is not None:
+                            self._wake()
+            except (RedisError, OSError) as error:
+                self.connected.clear()
+                logger.warning(
+                    "Redis subscription lost (%s); retrying in %.1fs", type(error).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

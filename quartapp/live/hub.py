@@ -1,0 +1,209 @@
+"""One hub per worker: follows the events table and fans out to its websocket connections.
+
+Each event is rendered and serialized once per audience (readers in general, and the
+author), never once per connection. Each connection has a bounded queue; a connection that
+falls behind is closed with 1013 and resumes from its last seq, so it never slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from quartapp.db import Database
+from quartapp.live import events
+from quartapp.live.broker import Broker
+from quartapp.models import Event
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+# Close codes (RFC 6455): going away, policy violation, try again later.
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+@dataclass(frozen=True)
+class Close:
+    """Put on a connection's queue to make its sender close the socket."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Put on a connection's queue when its user's login sessions changed."""
+
+
+@dataclass
+class Connection:
+    user_id: int | None
+    session_token: str | None
+    # (seq, text) to send; seq None for replies that are not events (pong).
+    queue: asyncio.Queue[tuple[int | None, str] | Close | Recheck]
+    # Events up to this seq were sent by the replay; live copies of them are skipped.
+    replayed_through: int = 0
+    closing: bool = field(default=False)
+
+    def offer(self, item: tuple[int | None, str] | Close | Recheck) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.close(TRY_AGAIN_LATER, "too far behind; resume from your last seq")
+
+    def close(self, code: int, reason: str) -> None:
+        """Drop what is queued and close next: nothing more is worth sending."""
+        if self.closing:
+            return
+        self.closing = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(Close(code, reason))
+
+
+# (entry id) -> (card for readers, card for the author); a missing id was deleted since.
+RenderCards = Callable[[list[int]], Awaitable[dict[int, tuple[str, str]]]]
+
+
+def reader_kind(event: Event) -> str | None:
+    """What a reader who is not the author sees of an event (None: nothing)."""
+    if event.kind == events.DELETED:
+        return events.DELETED if event.public_before else None
+    if event.public_before and event.public_after:
+        return events.UPDATED
+    if event.public_after:
+        return events.CREATED  # it just became visible to them
+    if event.public_before:
+        return events.DELETED  # it just became private
+    return None
+
+
+def message(event: Event, kind: str, html: str | None) -> str:
+    body: dict[str, object] = {"seq": event.seq, "type": kind, "entry_id": event.entry_id}
+    if kind != events.DELETED and html is not None:
+        body["html"] = html
+    return json.dumps(body, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Audiences:
+    """One event serialized for each audience; None where that audience sees nothing."""
+
+    seq: int
+    author_id: int
+    for_author: str | None
+    for_readers: str | None
+    sessions_changed: bool = False
+
+    def for_user(self, user_id: int | None) -> str | None:
+        return self.for_author if user_id == self.author_id else self.for_readers
+
+
+async def serialize(batch: list[Event], render_cards: RenderCards) -> list[Audiences]:
+    wanted = [
+        e.entry_id for e in batch if e.kind in {events.CREATED, events.UPDATED} and e.entry_id
+    ]
+    cards = await render_cards(wanted) if wanted else {}
+    result = []
+    for event in batch:
+        if event.kind == events.SESSIONS:
+            result.append(Audiences(event.seq, event.author_id, None, None, True))
+            continue
+        card = cards.get(event.entry_id or 0)
+        if event.kind != events.DELETED and card is None:
+            # Deleted since: its own "deleted" event follows; send only the seq along.
+            result.append(Audiences(event.seq, event.author_id, None, None))
+            continue
+        for_readers = None
+        if kind := reader_kind(event):
+            for_readers = message(event, kind, card[0] if card else None)
+        for_author = message(event, event.kind, card[1] if card else None)
+        result.append(Audiences(event.seq, event.author_id, for_author, for_readers))
+    return result
+
+
+class Hub:
+    def __init__(
+        self, database: Database, broker: Broker, render_cards: RenderCards, queue_size: int
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.render_cards = render_cards
+        self.queue_size = queue_size
+        self.connections: set[Connection] = set()
+        self.last_seq = 0
+        self.shutting_down = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self.database.reader() as session:
+            self.last_seq = await events.newest_seq(session)
+        await self.broker.start(self._wake.set)
+        self._task = asyncio.create_task(self._follow(), name="live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.broker.stop()
+
+    async def notify(self) -> None:
+        """After a commit that wrote events."""
+        await self.broker.notify()
+
+    def connect(self, user_id: int | None, session_token: str | None) -> Connection:
+        connection = Connection(user_id, session_token, asyncio.Queue(self.queue_size))
+        self.connections.add(connection)
+        return connection
+
+    def disconnect(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+
+    def going_away(self) -> None:
+        """Shutting down: close every socket with 1001 so clients reconnect elsewhere."""
+        self.shutting_down = True
+        for connection in list(self.connections):
+            connection.close(GOING_AWAY, "server restarting")
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.broker.poll_interval)
+            self._wake.clear()
+            try:
+                await self.dispatch_new()
+            except Exception:  # a database hiccup must not end live updates for good
+                logger.exception("could not read new events; retrying")
+                await asyncio.sleep(1)
+
+    async def dispatch_new(self) -> None:
+        while True:
+            async with self.database.reader() as session:
+                batch = await events.after(session, self.last_seq, BATCH)
+            if not batch:
+                return
+            self.fan_out(await serialize(batch, self.render_cards))
+            self.last_seq = batch[-1].seq
+
+    def fan_out(self, serialized: Iterable[Audiences]) -> None:
+        for item in serialized:
+            for connection in list(self.connections):
+                if item.seq <= connection.replayed_through:
+                    continue
+                if item.sessions_changed:
+                    if connection.user_id == item.author_id:
+                        connection.offer(Recheck())
+                    continue
+                text = item.for_user(connection.user_id)
+                if text is not None:
+                    connection.offer((item.seq, text))
