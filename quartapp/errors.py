@@ -6,7 +6,16 @@ import contextlib
 import logging
 from urllib.parse import quote, urlsplit
 
-from quart import Quart, Response, jsonify, redirect, render_template, request
+from quart import (
+    Quart,
+    Response,
+    has_websocket_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    websocket,
+)
 from quart_auth import Unauthorized
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
@@ -95,10 +104,15 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
+        if has_websocket_context():  # a refused handshake: a short plain answer
+            return Response(TITLES.get(error.code or 500, "Error"), error.code or 500)
         await _discard_body()
         return await render_error(error)
 
     @app.errorhandler(Exception)
     async def unexpected_error(error: Exception) -> Response:
+        if has_websocket_context():
+            logger.exception("unhandled error on websocket %r", websocket.path)
+            return Response(TITLES[500], 500)
         logger.exception("unhandled error on %s %r", request.method, request.path)
         return await render_error(InternalServerError())

@@ -70,6 +70,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (live events)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
@@ -88,6 +89,7 @@ class Entry(Base):
         CheckConstraint("visibility IN ('public', 'private')", name="visibility"),
         Index("ix_entries_visibility_id", "visibility", "id"),
         Index("ix_entries_author_id_id", "author_id", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused: events and pages name them
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email_key", name=op.f("uq_users_email_key")),
         sa.UniqueConstraint("username_key", name=op.f("uq_users_username_key")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "entries",
@@ -49,6 +50,7 @@ def upgrade() -> None:
             ["author_id"], ["users.id"], name=op.f("fk_entries_author_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.create_index("ix_entries_author_id_id", ["author_id", "id"], unique=False)

@@ -41,7 +41,7 @@ class Recheck:
     """Put on a connection's queue when its user's login sessions changed."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: they live in a set
 class Connection:
     user_id: int | None
     session_token: str | None
