@@ -70,7 +70,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused (live events)
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids are never reused (live events)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
