@@ -36,3 +36,7 @@ class EntryForm(Form):
     def validate_body(self, field: Any) -> None:
         if not (field.data or "").strip():
             raise ValidationError("Write something first.")
+
+    def cleaned(self) -> tuple[str, str, str]:
+        """Title, body and visibility, once validated."""
+        return self.title.data or "", self.body.data or "", self.visibility.data or PUBLIC

@@ -69,13 +69,7 @@ async def create() -> Page | WerkzeugResponse:
     form = await posted_form(EntryForm)
     if not form.validate():
         return await _home_page(viewer, form, status=400)
-    entry_id = await store.create_entry(
-        get_database(),
-        viewer.id,
-        form.title.data or "",
-        form.body.data or "",
-        form.visibility.data or "public",
-    )
+    entry_id = await store.create_entry(get_database(), viewer.id, *form.cleaned())
     await live.notify()
     await flash("Your entry is posted.", "success")
     return redirect(f"/entries/{entry_id}", 303)
@@ -97,13 +91,7 @@ async def edit(entry_id: int) -> Page | WerkzeugResponse:
     form = await posted_form(EntryForm)
     if not form.validate():
         return await render_template("journal/edit.html", entry=entry, form=form), 400
-    await store.update_entry(
-        get_database(),
-        entry.id,
-        form.title.data or "",
-        form.body.data or "",
-        form.visibility.data or "public",
-    )
+    await store.update_entry(get_database(), entry.id, *form.cleaned())
     await live.notify()
     await flash("Your changes are saved.", "success")
     return redirect(f"/entries/{entry.id}", 303)
