@@ -139,6 +139,13 @@ class Writer:
             "/register",
         )  # fmt: skip
 
+    def newest_seq(self) -> int:
+        """The seq a freshly loaded home page resumes from."""
+        page = self.opener.open(self.base + "/").read().decode()
+        match = re.search(r'data-live-seq="(\d+)"', page)
+        assert match is not None
+        return int(match.group(1))
+
     def post_entry(self, body: str, token: str) -> None:
         data = urllib.parse.urlencode(
             {"csrf_token": token, "title": "", "body": body, "visibility": "public"}
@@ -146,7 +153,9 @@ class Writer:
         self.opener.open(self.base + "/entries", data=data).read()
 
 
-async def _clients(port: int, count: int, compression: str | None, pipe: Connection) -> None:
+async def _clients(
+    port: int, count: int, compression: str | None, since: int, pipe: Connection
+) -> None:
     from websockets.asyncio.client import connect
 
     origin = f"http://127.0.0.1:{port}"
@@ -161,7 +170,7 @@ async def _clients(port: int, count: int, compression: str | None, pipe: Connect
                 f"ws://127.0.0.1:{port}/ws", origin=origin, compression=compression,  # type: ignore[arg-type]
                 open_timeout=60, ping_interval=None, max_queue=None,
             )  # fmt: skip
-            await socket_.send(json.dumps({"since": 10**9}))  # far ahead: a resync, then live
+            await socket_.send(json.dumps({"since": since}))  # as the page would
             opened += 1
         async for raw in socket_:
             now = time.time()
@@ -181,8 +190,10 @@ async def _clients(port: int, count: int, compression: str | None, pipe: Connect
         task.cancel()
 
 
-def client_process(port: int, count: int, compression: str | None, pipe: Connection) -> None:
-    asyncio.run(_clients(port, count, compression, pipe))
+def client_process(
+    port: int, count: int, compression: str | None, since: int, pipe: Connection
+) -> None:
+    asyncio.run(_clients(port, count, compression, since, pipe))
 
 
 def run(
@@ -195,6 +206,7 @@ def run(
             writer.register()
             writer.post("/entries", {"title": "", "body": "warm-up", "visibility": "public"}, "/")
             time.sleep(1)
+            since = writer.newest_seq()
             before = rss_kib(pid)
             processes = max(1, min(4, clients // 1000))
             pipes = []
@@ -203,7 +215,9 @@ def run(
                 share = clients // processes + (1 if index < clients % processes else 0)
                 parent, child = context.Pipe()
                 context.Process(
-                    target=client_process, args=(port, share, compression, child), daemon=True
+                    target=client_process,
+                    args=(port, share, compression, since, child),
+                    daemon=True,
                 ).start()
                 pipes.append(parent)
             for pipe in pipes:

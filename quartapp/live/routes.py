@@ -73,6 +73,11 @@ def parse_since(document: dict[str, Any]) -> int:
 async def _replay(connection: Connection, since: int) -> list[str] | None:
     """What the client missed after ``since``, for its viewer; None: it must resync."""
     hub = get_hub()
+    if since == hub.last_seq:
+        # Up to date, the usual case for a page just loaded: anything newer is still to be
+        # fanned out by the hub, to this connection too (it is registered already).
+        connection.replayed_through = since
+        return []
     async with hub.database.reader() as session:
         window = await events.window(session)
         behind = window.newest - since
@@ -149,7 +154,8 @@ async def live() -> Any:
     receiver: asyncio.Task[None] | None = None
     try:
         try:
-            frame = await asyncio.wait_for(websocket.receive(), SINCE_TIMEOUT)
+            async with asyncio.timeout(SINCE_TIMEOUT):
+                frame = await websocket.receive()
             since = parse_since(parse(frame))
         except TimeoutError:
             await websocket.close(POLICY_VIOLATION, 'send {"since": <seq>} first')
