@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -139,10 +140,15 @@ async def test_500_json_under_the_api(boom_app: Quart) -> None:
 
 
 async def test_a_database_failure_shows_no_sql(client: Client, database_path: Path) -> None:
-    connection = sqlite3.connect(database_path)
-    with connection:
-        connection.execute("DROP TABLE entries")
-    connection.close()
+    def drop_entries() -> None:
+        connection = sqlite3.connect(database_path)
+        with connection:
+            connection.execute("DROP TABLE entries")
+        connection.close()
+
+    # In a thread: blocking the event loop could stall the app's own short transactions
+    # while they hold the write lock, and SQLite would answer "database is locked".
+    await asyncio.to_thread(drop_entries)
     await assert_error_page(await client.get("/"), 500)
 
 

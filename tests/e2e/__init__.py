@@ -1,0 +1,1 @@
+"""End-to-end tests: a real hypercorn process driven by a real (headless) Chromium."""
