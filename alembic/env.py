@@ -51,6 +51,9 @@ def do_run_migrations(connection: Connection) -> None:
     configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        # Leave the file in WAL mode, before any worker opens it (see quartapp/db.py).
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 async def run_async_migrations() -> None:

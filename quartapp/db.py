@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=FULL",
@@ -97,6 +96,11 @@ def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        # WAL is a property of the file (the migrations set it); switching is exclusive and
+        # two workers doing it at once fail with "database is locked", so only if needed.
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0].lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

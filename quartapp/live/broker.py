@@ -16,11 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "quartapp:events"
+PUBLISH_TIMEOUT = 1.0  # seconds a committed change's answer may wait for Redis
 Wake = Callable[[], None]
 
 
@@ -80,7 +83,16 @@ class RedisBroker(Broker):
 
     async def start(self, wake: Wake) -> None:
         self._wake = wake
-        self._redis = Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=None)
+        # No error handling inside redis-py: every error reaches _listen at once. Otherwise
+        # redis-py reconnects inside listen() by itself (even with no retries left), with
+        # no timeout while Redis is unreachable, and silently: the hub keeps its slow poll
+        # and gets no catch-up read. (A failed publish is not retried either: see notify.)
+        self._redis = Redis.from_url(
+            self.url,
+            socket_connect_timeout=2,
+            socket_timeout=None,
+            retry=Retry(NoBackoff(), 0, supported_errors=()),
+        )
         self._listener = asyncio.create_task(self._listen(), name="redis-events-listener")
 
     async def stop(self) -> None:
@@ -98,8 +110,9 @@ class RedisBroker(Broker):
         if self._redis is None:
             return
         try:
-            await self._redis.publish(CHANNEL, b"1")
-        except (RedisError, OSError) as error:
+            # Bounded: the request that committed must not hang while Redis is unreachable.
+            await asyncio.wait_for(self._redis.publish(CHANNEL, b"1"), PUBLISH_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as error:
             # Other workers will still read the table at their next poll.
             logger.warning("could not publish to Redis: %s", type(error).__name__)
 
@@ -119,6 +132,8 @@ class RedisBroker(Broker):
                             self._wake()
             except (RedisError, OSError) as error:
                 self.connected.clear()
+                if self._wake is not None:
+                    self._wake()  # the hub is waiting out the long interval: poll fast now
                 logger.warning(
                     "Redis subscription lost (%s); retrying in %.1fs", type(error).__name__, delay
                 )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import signal
 from collections.abc import AsyncGenerator
+from multiprocessing.synchronize import Event as ProcessEvent
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +25,7 @@ from quartapp.live.routes import blueprint
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0  # seconds
+PRUNE_FIRST_AFTER = 60.0
 
 
 def card_renderer(app: Quart, database: Database) -> RenderCards:
@@ -48,6 +51,7 @@ def make_broker(settings: Settings) -> Broker:
 
 
 async def prune_periodically(database: Database, retention_days: int) -> None:
+    await asyncio.sleep(PRUNE_FIRST_AFTER)  # not in the rush of start-up
     while True:
         try:
             async with database.transaction() as session:
@@ -73,6 +77,28 @@ def _on_sigterm(hub: Hub) -> None:
     loop.add_signal_handler(signal.SIGTERM, handle)
 
 
+def _hypercorn_shutdown_event() -> ProcessEvent | None:
+    """The event hypercorn's parent process sets on SIGTERM, in a worker it spawned.
+
+    The ``hypercorn`` command always runs the app in spawned workers (``workers = 1``
+    too). Only the parent gets a SIGTERM sent to its pid (``kill``, docker, kubernetes);
+    the worker polls this event, then waits ``graceful_timeout`` for open connections
+    before the app hears of it, and cancels the websockets with 1011. hypercorn hands the
+    event to its worker as a keyword argument: reading it is the only way to close them
+    with 1001 first. None anywhere else (``hypercorn.asyncio.serve``, tests).
+    """
+    kwargs = getattr(multiprocessing.current_process(), "_kwargs", None)
+    event = kwargs.get("shutdown_event") if isinstance(kwargs, dict) else None
+    return event if isinstance(event, ProcessEvent) else None
+
+
+async def _going_away_on(event: ProcessEvent, hub: Hub) -> None:
+    # A process-shared event can only be polled; is_set() holds its lock for an instant.
+    while not event.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(0.1)  # as often as hypercorn itself looks
+    hub.going_away()
+
+
 def init_app(app: Quart, database: Database, settings: Settings) -> Hub:
     hub = Hub(
         database, make_broker(settings), card_renderer(app, database), settings.live_queue_size
@@ -90,11 +116,17 @@ def init_app(app: Quart, database: Database, settings: Settings) -> Hub:
         )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             _on_sigterm(hub)
+        background = [pruner]
+        if (shutdown_event := _hypercorn_shutdown_event()) is not None:
+            background.append(
+                asyncio.create_task(_going_away_on(shutdown_event, hub), name="live-shutdown")
+            )
         yield
         hub.going_away()
-        pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruner
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.stop()
 
     return hub
