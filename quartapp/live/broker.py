@@ -43,6 +43,10 @@ class Broker(ABC):
     async def notify(self) -> None:
         """Called after a commit that wrote events."""
 
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise unless the broker can deliver notifications (readiness)."""
+
 
 class MemoryBroker(Broker):
     """One process: wake the local hub at once; other workers' writes arrive by polling."""
@@ -64,6 +68,9 @@ class MemoryBroker(Broker):
     async def notify(self) -> None:
         if self._wake is not None:
             self._wake()
+
+    async def ping(self) -> None:
+        """In-process: always able to deliver."""
 
 
 class RedisBroker(Broker):
@@ -103,6 +110,11 @@ class RedisBroker(Broker):
         if self._redis is not None:
             await self._redis.aclose()
         self._wake = None
+
+    async def ping(self) -> None:
+        if self._redis is None:
+            raise RuntimeError("the Redis broker is not started")
+        await self._redis.ping()
 
     async def notify(self) -> None:
         if self._wake is not None:
