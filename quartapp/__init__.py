@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from quart import Quart
 from werkzeug.routing import IntegerConverter, Map
 
-from quartapp import db, errors, security
+from quartapp import db, errors, logs, security
 from quartapp.accounts.auth import current_account, init_auth
 from quartapp.accounts.hashing import PasswordHashing
 from quartapp.accounts.routes import blueprint as accounts_blueprint
@@ -52,7 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     )
     app.extensions["settings"] = settings
     app.url_map.converters["id"] = IdConverter
-    logging.getLogger("quartapp").setLevel(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
 
     database = db.init_app(app, settings.database_url)
     init_auth(
@@ -64,6 +63,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         secure_cookies=settings.production,
     )
     _init_password_hashing(app, settings)
+    logs.init_app(app)
     security.init_app(app, settings)
     errors.init_app(app)
 

@@ -49,6 +49,7 @@ class Settings:
     instance_path: Path = DEFAULT_INSTANCE_PATH
     database_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"
     remember_days: int = 30
     session_idle_hours: int = 24
     rate_limit_login: RateLimitSpec = RateLimitSpec(10, timedelta(minutes=1))
@@ -145,6 +146,10 @@ def load_settings(
             kwargs[key] = RateLimitSpec.parse(name, env[name])
     if "RATE_LIMITS_ENABLED" in env:
         kwargs["rate_limits_enabled"] = _bool("RATE_LIMITS_ENABLED", env["RATE_LIMITS_ENABLED"])
+    if "LOG_FORMAT" in env:
+        if env["LOG_FORMAT"] not in {"text", "json"}:
+            raise ConfigError("LOG_FORMAT must be 'text' or 'json'")
+        kwargs["log_format"] = env["LOG_FORMAT"]
     if env.get("ALLOWED_ORIGINS"):
         kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
     if env.get("REDIS_URL"):
