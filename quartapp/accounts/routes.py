@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import cast
 
 from quart import Blueprint, Response, current_app, flash, redirect, render_template, request
@@ -27,6 +28,8 @@ from quartapp.models import User
 from quartapp.security import rotate_csrf_token, safe_next
 
 blueprint = Blueprint("accounts", __name__, template_folder="templates")
+# Auth events, never with a password, cookie or token; names are escaped by the formatter.
+auth_log = logging.getLogger("quartapp.auth")
 
 BAD_LOGIN = "That username or password is not right."
 Page = str | tuple[str, int]
@@ -79,6 +82,7 @@ async def register() -> Page | WerkzeugResponse:
                 )
             else:
                 await _log_in(user, remember=False)
+                auth_log.info("registered user_id=%s", user.id)
                 await flash(f"Welcome, {user.username}! Your journal is ready.", "success")
                 return see_other("/")
         return await render_template("accounts/register.html", form=form), 400
@@ -102,8 +106,10 @@ async def login() -> Page | WerkzeugResponse:
                     new_hash = await hashing().hash(password)
                     await service.set_password_hash(get_database(), user.id, new_hash)
                 await _log_in(user, remember=bool(form.remember.data))
+                auth_log.info("login ok user_id=%s from=%s", user.id, request.remote_addr)
                 await flash(f"Logged in as {user.username}.", "success")
                 return see_other(next_url)
+            auth_log.info("login failed for %r from=%s", form.username.data, request.remote_addr)
             form.form_errors.append(BAD_LOGIN)
         return await render_template("accounts/login.html", form=form, next_url=next_url), 400
     return await render_template("accounts/login.html", form=form, next_url=next_url)
@@ -115,6 +121,7 @@ async def logout() -> WerkzeugResponse:
     if token is not None:
         await service.end_session(get_database(), token)
         await live.notify()
+        auth_log.info("logout from=%s", request.remote_addr)
     logout_user()
     rotate_csrf_token()
     await flash("You are logged out.", "success")
@@ -169,6 +176,7 @@ async def change_password() -> Page | WerkzeugResponse:
             assert token is not None
             await service.change_password(get_database(), user.id, new_hash, keep_token=token)
             await live.notify()
+            auth_log.info("password changed user_id=%s", user.id)
             await flash("Password changed. Every other session was logged out.", "success")
             return see_other("/account")
         cast(list[str], form.current_password.errors).append("That is not your current password.")
@@ -186,6 +194,7 @@ async def delete_account() -> Page | WerkzeugResponse:
             await live.notify()
             logout_user()
             rotate_csrf_token()
+            auth_log.info("account deleted user_id=%s", user.id)
             await flash("Your account and all your entries are deleted.", "success")
             return see_other("/")
         cast(list[str], form.password.errors).append("That is not your password.")
