@@ -21,6 +21,7 @@ from quart_rate_limiter import RateLimit, RateLimiter, rate_limit
 from werkzeug.exceptions import BadRequest
 
 from quartapp.config import RateLimitSpec, Settings
+from quartapp.ratelimits import SharedRateLimitStore
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -144,7 +145,9 @@ def limit_endpoint(app: Quart, endpoint: str, spec: RateLimitSpec) -> None:
 
 
 def init_app(app: Quart, settings: Settings) -> None:
-    RateLimiter(app, key_function=client_address, enabled=settings.rate_limits_enabled)
+    # In memory per process; in Redis when configured, so limits hold across workers.
+    store = SharedRateLimitStore(settings.redis_url) if settings.redis_url else None
+    RateLimiter(app, key_function=client_address, store=store, enabled=settings.rate_limits_enabled)
     app.before_request(check_csrf)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -1,0 +1,46 @@
+"""With REDIS_URL, a rate limit holds across processes: two real hypercorn servers share
+one login limit, so the 11th attempt in a minute is refused whichever process gets it."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from tests.live.servers import (
+    Browser,
+    database_environment,
+    redis_admin,
+    redis_url_or_skip,
+    serving,
+)
+
+
+async def test_the_eleventh_login_is_refused_by_either_process(
+    tmp_path: Path, database_path: Path
+) -> None:
+    redis_url = redis_url_or_skip()
+    admin = redis_admin(redis_url)
+    for key in admin.scan_iter("quartapp:ratelimit:*accounts.login*"):
+        admin.delete(key)  # a run less than a minute ago would still be counted
+    environment = {
+        **database_environment(database_path, tmp_path / "instance"),
+        "REDIS_URL": redis_url,
+        "RATE_LIMITS_ENABLED": "true",
+        "RATE_LIMIT_LOGIN": "10/minute",
+    }
+    async with serving(tmp_path, {"a": environment, "b": environment}) as (a, b):
+        user = f"nobody{secrets.token_hex(4)}"  # a fresh address would do; a fresh user too
+        browsers = [Browser(a.port), Browser(b.port)]
+        statuses = []
+        for attempt in range(10):
+            status, _, _ = await browsers[attempt % 2].post_form(
+                "/login", {"username": user, "password": "wrong password"}, token_from="/login"
+            )
+            statuses.append(status)
+        assert statuses == [400] * 10  # wrong password, but not limited yet
+        for browser in browsers:
+            status, headers, _ = await browser.post_form(
+                "/login", {"username": user, "password": "wrong password"}, token_from="/login"
+            )
+            assert status == 429
+            assert int(headers["retry-after"]) > 0
