@@ -23,7 +23,6 @@ from quartapp.accounts.auth import current_account, current_session_token
 from quartapp.db import get_database
 from quartapp.live import events
 from quartapp.live.hub import (
-    GOING_AWAY,
     POLICY_VIOLATION,
     Close,
     Connection,
@@ -179,6 +178,3 @@ async def live() -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await receiver
     return None
-
-
-__all__ = ["GOING_AWAY", "blueprint", "get_hub"]

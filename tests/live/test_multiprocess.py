@@ -71,6 +71,16 @@ async def expect(
     return message
 
 
+def with_redis(
+    shared: dict[str, str], redis_url: str, names: dict[str, str]
+) -> dict[str, dict[str, str]]:
+    """One environment a server, each naming its Redis client so a test can find it."""
+    return {
+        server: {**shared, "REDIS_URL": with_client_name(redis_url, name)}
+        for server, name in names.items()
+    }
+
+
 async def writer_on(server: Server) -> Browser:
     browser = Browser(server.port)
     await browser.register(f"writer{secrets.token_hex(3)}")
@@ -96,10 +106,7 @@ async def changes_through_b_reach_a(a: Server, b: Server) -> None:
 async def test_redis_carries_changes_from_b_to_a(
     tmp_path: Path, shared: dict[str, str], redis_url: str, names: dict[str, str]
 ) -> None:
-    environments = {
-        server: {**shared, "REDIS_URL": with_client_name(redis_url, name)}
-        for server, name in names.items()
-    }
+    environments = with_redis(shared, redis_url, names)
     async with serving(tmp_path, environments) as (a, b):
         with redis_admin(redis_url) as redis:
             for name in names.values():
@@ -117,10 +124,7 @@ async def test_without_redis_polling_carries_changes_from_b_to_a(
 async def test_a_killed_subscription_comes_back_without_a_gap(
     tmp_path: Path, shared: dict[str, str], redis_url: str, names: dict[str, str]
 ) -> None:
-    environments = {
-        server: {**shared, "REDIS_URL": with_client_name(redis_url, name)}
-        for server, name in names.items()
-    }
+    environments = with_redis(shared, redis_url, names)
     async with serving(tmp_path, environments) as (a, b):
         writer = await writer_on(b)
         with redis_admin(redis_url) as redis:

@@ -16,6 +16,7 @@ from quart.testing.connections import WebsocketDisconnectError, WebsocketRespons
 from quart.typing import TestClientProtocol as Client
 from quart.typing import TestWebsocketConnectionProtocol as Socket
 
+from quartapp.live import events
 from quartapp.live.hub import Close, Hub
 from tests.helpers import AuthActions, post_form
 
@@ -142,8 +143,9 @@ async def test_a_private_entry_reaches_its_author_only(app: Quart) -> None:
 async def test_visibility_changes_look_like_arrivals_and_departures(app: Quart) -> None:
     alice = await writer(app, "alice")
     entry_id = await alice.post_entry("now you see me")
-    async with live(app.test_client(), since=None) as visitor:
-        await visitor.send(json.dumps({"since": 1}))  # the create is seq 1... or before
+    hub: Hub = app.extensions["live_hub"]
+    await hub.dispatch_new()
+    async with live(app.test_client(), since=hub.last_seq) as visitor:  # as the page would
         await edit(alice, entry_id, "now you don't", "private")
         message = await next_message(visitor)
         assert (message["type"], message["entry_id"]) == ("deleted", entry_id)
@@ -322,3 +324,20 @@ async def test_a_slow_consumer_is_closed_and_others_get_everything(make_app: Any
         assert isinstance(item, Close)
         assert item.code == 1013
         hub.disconnect(stuck)
+
+
+async def test_pruning_removes_old_events_but_keeps_the_newest(
+    app: Quart, database_path: Path
+) -> None:
+    alice = await writer(app, "alice")
+    for body in ("a", "b", "c"):
+        await alice.post_entry(body)
+    before = [seq for seq, *_ in event_rows(database_path)]
+    with sqlite3.connect(database_path) as connection:  # all of them years old
+        connection.execute("UPDATE events SET created_at = '2020-01-01 00:00:00.000000'")
+    async with app.extensions["database"].transaction() as session:
+        removed = await events.prune(session, events.retention_cutoff(7))
+    assert removed == len(before) - 1
+    assert [seq for seq, *_ in event_rows(database_path)] == [max(before)]
+    async with live(app.test_client(), since=1) as visitor:  # what it missed is gone
+        assert await next_message(visitor) == {"type": "resync"}
