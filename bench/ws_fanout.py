@@ -5,10 +5,14 @@ websocket clients from separate client processes, posts entries over HTTP and me
 for each client, the time from just before the POST to the arrival of the "created"
 message (so the POST is included). Also the server's memory per idle connection (growth of
 its resident memory divided by N), with and without permessage-deflate offered by the
-client, and messages lost (clients that never got an entry).
+client, messages lost (a client that never got an entry) or duplicated, and the CPU time
+the server and the client processes spent per post. The clients are a lean websocket
+client of our own (`LeanClient`): they share the two cores with the server, and a client
+library's per-message cost would be measured as the server's latency.
 
     .venv/bin/python bench/ws_fanout.py                       # 1,000 / 5,000 / 10,000
     .venv/bin/python bench/ws_fanout.py --clients 1000 --workers 2 --redis redis://127.0.0.1:6379/0
+    .venv/bin/python bench/ws_fanout.py --clients 5000 --compression off --profile /tmp/ws.txt
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
 CONNECT_CONCURRENCY = 100
 POSTS = 3
-EXTRA_HYPERCORN = os.environ.get("BENCH_HYPERCORN_ARGS", "").split()
 
 
 def free_port() -> int:
@@ -81,7 +84,9 @@ def rss_kib(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def server(workers: int, redis_url: str | None, work: Path) -> Iterator[tuple[int, int]]:
+def server(
+    workers: int, redis_url: str | None, work: Path, worker_class: list[str]
+) -> Iterator[tuple[int, int]]:
     """A hypercorn serving a freshly migrated database; yields (port, pid)."""
     database = work / "bench.db"
     env = {
@@ -106,7 +111,7 @@ def server(workers: int, redis_url: str | None, work: Path) -> Iterator[tuple[in
     port = free_port()
     process = subprocess.Popen(
         [str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--backlog", "2048", *EXTRA_HYPERCORN,
+         "--workers", str(workers), "--backlog", "2048", *worker_class,
          "quartapp:create_app()"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"),  # noqa: SIM115
     )  # fmt: skip
@@ -344,10 +349,12 @@ def run(
     compression: bool,
     redis_url: str | None,
     profile: Path | None = None,
+    worker_class: str | None = None,
 ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
-        with server(workers, redis_url, work) as (port, pid):
+        class_args = ["--worker-class", worker_class] if worker_class else []
+        with server(workers, redis_url, work, class_args) as (port, pid):
             writer = Writer(port)
             writer.register()
             writer.post("/entries", {"title": "", "body": "warm-up", "visibility": "public"}, "/")
@@ -415,6 +422,7 @@ def summarize(
         deltas += [(arrived - start_of[seq]) * 1000 for seq, arrived in arrivals]
     deltas.sort()
     return {
+        "min": deltas[0],
         "p50": statistics.median(deltas),
         "p99": deltas[max(0, int(len(deltas) * 0.99) - 1)],
         "max": deltas[-1],
@@ -430,21 +438,26 @@ def main() -> None:
     parser.add_argument("--redis", default=None, help="REDIS_URL for the server (with --workers 2)")
     parser.add_argument("--compression", choices=["off", "on", "both"], default="both")
     parser.add_argument(
+        "--worker-class", help="hypercorn's worker class (default: hypercorn.toml's)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="record the server with py-spy while posting (raw format)"
     )
     args = parser.parse_args()
     choices = {"off": [False], "on": [True], "both": [False, True]}
     modes = choices[args.compression]
     print(f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run")
-    print("| clients | workers | broker | deflate offered | p50 ms | p99 ms | max ms | lost "
-          "| duplicated | server KiB / idle conn | server CPU ms / post "
+    print("| clients | workers | broker | deflate offered | min ms | p50 ms | p99 ms | max ms "
+          "| lost | duplicated | server KiB / idle conn | server CPU ms / post "
           "| clients CPU ms / post |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for clients in args.clients:
         for compression in modes:
-            result = run(clients, args.workers, compression, args.redis, args.profile)
+            result = run(
+                clients, args.workers, compression, args.redis, args.profile, args.worker_class
+            )
             print(f"| {clients:,} | {args.workers} | {'redis' if args.redis else 'memory'} "
-                  f"| {'yes' if compression else 'no'} | {result['p50']:.0f} "
+                  f"| {'yes' if compression else 'no'} | {result['min']:.0f} | {result['p50']:.0f} "
                   f"| {result['p99']:.0f} | {result['max']:.0f} | {result['lost']:.0f} "
                   f"| {result['duplicates']:.0f} | {result['kib_per_conn']:.1f} "
                   f"| {result['server_cpu_ms']:.0f} | {result['client_cpu_ms']:.0f} |",
