@@ -42,6 +42,7 @@ import zlib
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
@@ -71,6 +72,19 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def connections_per_process(port: int) -> dict[int, int]:
+    """Established connections on the server's port, by the pid that holds them (``ss``):
+    hypercorn's workers share one listening socket, and one can take most of them."""
+    listing = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    counts: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", listing):
+        counts[int(pid)] = counts.get(int(pid), 0) + 1
+    return counts
 
 
 def rss_kib(pid: int) -> int:
@@ -350,7 +364,7 @@ def run(
     redis_url: str | None,
     profile: Path | None = None,
     worker_class: str | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
         class_args = ["--worker-class", worker_class] if worker_class else []
@@ -382,6 +396,7 @@ def run(
                 pipe.recv()
             time.sleep(3)  # idle
             after = rss_kib(pid)
+            split = connections_per_process(port)
             token = writer._token("/")
             profiler = start_profiler(pid, profile) if profile else None
             server_cpu = cpu_seconds(server_pids(pid))
@@ -400,6 +415,7 @@ def run(
             per_client = [arrivals for pipe in pipes for arrivals in pipe.recv()]
             return summarize(clients, starts, per_client) | {
                 "kib_per_conn": (after - before) / clients,
+                "split": "/".join(str(n) for n in sorted(split.values(), reverse=True)),
                 "server_cpu_ms": server_cpu * 1000 / POSTS,
                 "client_cpu_ms": client_cpu * 1000 / POSTS,
             }
@@ -431,6 +447,13 @@ def summarize(
     }
 
 
+COLUMNS = [
+    "clients", "workers (connections each)", "broker", "deflate offered",
+    "min ms", "p50 ms", "p99 ms", "max ms", "lost", "duplicated",
+    "server KiB / idle conn", "server CPU ms / post", "clients CPU ms / post",
+]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1000, 5000, 10000])
@@ -447,21 +470,25 @@ def main() -> None:
     choices = {"off": [False], "on": [True], "both": [False, True]}
     modes = choices[args.compression]
     print(f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run")
-    print("| clients | workers | broker | deflate offered | min ms | p50 ms | p99 ms | max ms "
-          "| lost | duplicated | server KiB / idle conn | server CPU ms / post "
-          "| clients CPU ms / post |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    broker = "redis" if args.redis else "memory"
     for clients in args.clients:
         for compression in modes:
             result = run(
                 clients, args.workers, compression, args.redis, args.profile, args.worker_class
             )
-            print(f"| {clients:,} | {args.workers} | {'redis' if args.redis else 'memory'} "
-                  f"| {'yes' if compression else 'no'} | {result['min']:.0f} | {result['p50']:.0f} "
-                  f"| {result['p99']:.0f} | {result['max']:.0f} | {result['lost']:.0f} "
-                  f"| {result['duplicates']:.0f} | {result['kib_per_conn']:.1f} "
-                  f"| {result['server_cpu_ms']:.0f} | {result['client_cpu_ms']:.0f} |",
-                  flush=True)  # fmt: skip
+            row = [
+                f"{clients:,}",
+                f"{args.workers} ({result['split']})",
+                broker,
+                "yes" if compression else "no",
+                *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
+                *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
+                f"{result['kib_per_conn']:.1f}",
+                *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
+            ]
+            print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":
