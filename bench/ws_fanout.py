@@ -409,12 +409,14 @@ def run(
             if profiler is not None:
                 profiler.wait()
             server_cpu = cpu_seconds(server_pids(pid)) - server_cpu
+            busy = rss_kib(pid)
             client_cpu = cpu_seconds(client_pids) - client_cpu
             for pipe in pipes:
                 pipe.send("report")
             per_client = [arrivals for pipe in pipes for arrivals in pipe.recv()]
             return summarize(clients, starts, per_client) | {
                 "kib_per_conn": (after - before) / clients,
+                "kib_per_conn_busy": (busy - before) / clients,
                 "split": "/".join(str(n) for n in sorted(split.values(), reverse=True)),
                 "server_cpu_ms": server_cpu * 1000 / POSTS,
                 "client_cpu_ms": client_cpu * 1000 / POSTS,
@@ -450,7 +452,8 @@ def summarize(
 COLUMNS = [
     "clients", "workers (connections each)", "broker", "deflate offered",
     "min ms", "p50 ms", "p99 ms", "max ms", "lost", "duplicated",
-    "server KiB / idle conn", "server CPU ms / post", "clients CPU ms / post",
+    "server KiB / idle conn", "KiB / conn after the posts",
+    "server CPU ms / post", "clients CPU ms / post",
 ]  # fmt: skip
 
 
@@ -486,6 +489,7 @@ def main() -> None:
                 *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
                 *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
                 f"{result['kib_per_conn']:.1f}",
+                f"{result['kib_per_conn_busy']:.1f}",
                 *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
             ]
             print("| " + " | ".join(row) + " |", flush=True)
