@@ -364,6 +364,7 @@ def run(
     redis_url: str | None,
     profile: Path | None = None,
     worker_class: str | None = None,
+    client_processes: int | None = None,
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
@@ -375,7 +376,7 @@ def run(
             time.sleep(1)
             since = writer.newest_seq()
             before = rss_kib(pid)
-            processes = max(1, min(4, clients // 1000))
+            processes = client_processes or max(1, min(4, clients // 1000))
             pipes = []
             client_pids = []
             context = multiprocessing.get_context("spawn")
@@ -467,6 +468,9 @@ def main() -> None:
         "--worker-class", help="hypercorn's worker class (default: hypercorn.toml's)"
     )
     parser.add_argument(
+        "--client-processes", type=int, help="processes the clients share (default: 1 a 1,000)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="record the server with py-spy while posting (raw format)"
     )
     args = parser.parse_args()
@@ -479,7 +483,13 @@ def main() -> None:
     for clients in args.clients:
         for compression in modes:
             result = run(
-                clients, args.workers, compression, args.redis, args.profile, args.worker_class
+                clients,
+                args.workers,
+                compression,
+                args.redis,
+                args.profile,
+                args.worker_class,
+                args.client_processes,
             )
             row = [
                 f"{clients:,}",
