@@ -102,6 +102,11 @@ async def test_two_trusted_hops_take_the_address_the_outer_proxy_saw(started: St
         chain = forwarded_for(f"203.0.113.{number}, 198.51.100.7, 10.0.0.1")
         assert await failed_login(client, chain) == 400
     assert await failed_login(client, forwarded_for("198.51.100.7, 10.0.0.1")) == 429
+    # The scheme the outer proxy saw (https), not the inner hop's (http).
+    chained = {"X-Forwarded-Proto": "https, http"}
+    assert "Strict-Transport-Security" in (await client.get("/", headers=chained)).headers
+    inner_only = {"X-Forwarded-Proto": "https"}  # one value: not from two proxies, ignored
+    assert "Strict-Transport-Security" not in (await client.get("/", headers=inner_only)).headers
 
 
 async def test_behind_a_proxy_the_scheme_comes_from_x_forwarded_proto(started: Start) -> None:
