@@ -3,7 +3,6 @@ values that matter are checked one by one."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import tomllib
 from pathlib import Path
@@ -27,7 +26,7 @@ def test_the_values_we_meant() -> None:
     config = Config.from_toml(FILE)
     assert config.bind == ["127.0.0.1:8000"]
     assert config.workers == 1
-    assert config.worker_class == "uvloop"
+    assert config.worker_class == "asyncio"
     assert config.include_server_header is False
     assert config.keep_alive_timeout == 5
     assert config.graceful_timeout == 10
@@ -41,11 +40,6 @@ def test_the_values_we_meant() -> None:
     assert config.certfile is None
     assert config.keyfile is None
     assert not config.ssl_enabled
-
-
-def test_the_worker_class_is_installed() -> None:
-    """uvloop is a dependency (not on Windows): hypercorn's worker would fail without it."""
-    assert importlib.util.find_spec("uvloop") is not None
 
 
 def test_the_access_log_format_leaves_out_queries_cookies_and_referrers() -> None:
