@@ -3,10 +3,12 @@ one login limit, so the 11th attempt in a minute is refused whichever process ge
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
 from tests.live.servers import (
+    CSRF_RE,
     Browser,
     database_environment,
     redis_admin,
@@ -44,3 +46,39 @@ async def test_the_eleventh_login_is_refused_by_either_process(
             )
             assert status == 429
             assert int(headers["retry-after"]) > 0
+
+
+async def test_a_concurrent_burst_across_processes_gets_exactly_the_limit(
+    tmp_path: Path, database_path: Path
+) -> None:
+    """24 attempts at once, half to each process: 10 pass, whatever the interleaving.
+
+    A limiter that reads the count, decides, then writes it back lets most of them through
+    (each waits on Redis between the read and the write)."""
+    redis_url = redis_url_or_skip()
+    admin = redis_admin(redis_url)
+    for key in admin.scan_iter("quartapp:ratelimit:*accounts.login*"):
+        admin.delete(key)
+    environment = {
+        **database_environment(database_path, tmp_path / "instance"),
+        "REDIS_URL": redis_url,
+        "RATE_LIMITS_ENABLED": "true",
+        "RATE_LIMIT_LOGIN": "10/minute",
+    }
+    async with serving(tmp_path, {"a": environment, "b": environment}) as (a, b):
+        browsers = [Browser((a, b)[number % 2].port) for number in range(24)]
+        tokens = []
+        for browser in browsers:  # the login pages first, so the POSTs go out together
+            _, _, page = await browser.request("GET", "/login")
+            match = CSRF_RE.search(page)
+            assert match is not None
+            tokens.append(match.group(1))
+        form = {"username": "nobody", "password": "wrong password"}
+        answers = await asyncio.gather(
+            *(
+                browser.request("POST", "/login", {"csrf_token": token, **form})
+                for browser, token in zip(browsers, tokens, strict=True)
+            )
+        )
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses == [400] * 10 + [429] * 14
