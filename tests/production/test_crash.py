@@ -5,18 +5,20 @@ What a lost write looks like, and why this test sees it (the negative control):
 
 - A writer counts an entry as acknowledged only when its POST was answered ``303`` with
   ``Location: /entries/<id>``. If the app ever answered before its transaction committed
-  (a commit deferred to a background task, a write-behind cache, a response sent from
-  inside the ``transaction()`` block, an autocommit off that is never flushed), the kill
-  lands between answer and commit for some of the ~hundreds of entries of a round, and
-  after the restart that id is missing or holds another body: ``missing`` below. While
-  writing this test, a temporary change that committed entries 50 ms after answering made
-  it fail in every round, with dozens of acknowledged entries missing.
+  (a commit handed to a background task, a write-behind cache, a response sent from inside
+  the ``transaction()`` block), the kill lands between answer and commit for one of the
+  hundreds of entries of a round, and after the restart that id is missing or holds
+  another body. While writing this test, a temporary change committing each entry 50 ms
+  after its answer made it fail at the first or second restart, on SQLite and PostgreSQL
+  ("1 acknowledged entries lost or changed").
 - A half-written entry (its row without its ``created`` event, or an event naming no
   entry, as two transactions instead of one would leave) breaks the one-to-one match
-  checked between ``entries`` and ``events``; a torn page or broken index fails
-  ``PRAGMA integrity_check`` (amcheck's ``bt_index_check`` and the sequence checks on
-  PostgreSQL). A POST that failed without an answer must be there whole (exact body, its
-  HTML, its event) or not at all; one refused before it was sent must not be there.
+  checked between ``entries`` and ``events``: writing the event in a second transaction
+  made it fail with "entries without their event: [54, 55, 66]". A torn page or a broken
+  index fails ``PRAGMA integrity_check`` (amcheck's ``bt_index_check``, and a sequence
+  behind its column, on PostgreSQL). A POST that failed without an answer must be there
+  whole (exact body, its HTML, its event) or not at all, and stay so; one refused before
+  it was sent must not be there.
 - What it cannot see: ``kill -9`` ends the process, not the machine. SQLite has handed
   every committed page to the kernel before ``COMMIT`` returns, and the kernel's page cache
   survives the process, so ``synchronous=OFF`` (no fsync) would pass here: only a power
@@ -27,8 +29,8 @@ What a lost write looks like, and why this test sees it (the negative control):
 
 Each round restarts the server on the same database, checks everything written so far,
 writes again with 16 writers (each its own logged-in user and session), and kills the
-whole process group (hypercorn and the worker it spawned) at a random moment. The seed is
-printed, so a failing round can be replayed with ``CRASH_SEED``.
+whole process group (hypercorn and the worker it spawned) at a random moment. The seed of
+the bodies and kill delays is printed; ``CRASH_SEED`` sets it.
 """
 
 from __future__ import annotations
