@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -91,6 +92,31 @@ class ScratchDatabase:
                     await connection.execute(query)
                 ).all()
             ]
+
+    async def event_problems(self) -> list[str]:
+        """Each entry has exactly one ``created`` event, by its author, and each such event
+        an entry: written in one transaction, they exist together or not at all."""
+        authors = await self.entry_authors()
+        events = await self.events()
+        created = [event for event in events if event.kind == "created"]
+        per_entry = Counter(event.entry_id for event in created)
+        problems = [
+            f"events nobody caused: {kind}"
+            for kind in {event.kind for event in events} - {"created", "sessions"}
+        ]
+        if without := sorted(set(authors) - per_entry.keys()):
+            problems.append(f"entries without their event: {without[:10]}")
+        if orphans := sorted(str(entry_id) for entry_id in per_entry.keys() - set(authors)):
+            problems.append(f"events of entries that do not exist: {orphans[:10]}")
+        if twice := [entry_id for entry_id, count in per_entry.items() if count > 1]:
+            problems.append(f"entries with several created events: {twice[:10]}")
+        if wrong := [
+            e.seq for e in created if e.entry_id in authors and authors[e.entry_id] != e.author_id
+        ]:
+            problems.append(f"events naming another author: {wrong[:10]}")
+        if private := [e.seq for e in created if not e.public_after]:
+            problems.append(f"public entries whose event says private: {private[:10]}")
+        return problems
 
     async def integrity_problems(self) -> list[str]:
         """What the database itself finds wrong with its files, keys and sequences."""

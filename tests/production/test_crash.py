@@ -177,8 +177,7 @@ async def check_survivors(database: ScratchDatabase, ledger: Ledger) -> None:
     unrendered = [e.id for e in entries if e.body.split(" ", 1)[0] not in e.body_html]
     assert not unrendered, f"entries stored without their HTML: {unrendered}"
 
-    await check_events_match(database)
-    problems = await database.integrity_problems()
+    problems = await database.event_problems() + await database.integrity_problems()
     assert not problems, problems
 
     for body in ledger.undetermined:
@@ -187,29 +186,6 @@ async def check_survivors(database: ScratchDatabase, ledger: Ledger) -> None:
         else:
             ledger.must_be_absent.add(body)
     ledger.undetermined.clear()
-
-
-async def check_events_match(database: ScratchDatabase) -> None:
-    """Each entry has exactly one ``created`` event, by its author, in the same commit."""
-    authors = await database.entry_authors()
-    events = await database.events()
-    created = [event for event in events if event.kind == "created"]
-    others = {event.kind for event in events} - {"created", "sessions"}
-    assert not others, f"events nobody caused: {others}"
-    per_entry: dict[int | None, int] = {}
-    for event in created:
-        per_entry[event.entry_id] = per_entry.get(event.entry_id, 0) + 1
-    without_event = sorted(set(authors) - per_entry.keys())
-    assert not without_event, f"entries without their event: {without_event[:10]}"
-    orphans = sorted(str(entry_id) for entry_id in per_entry.keys() - set(authors))
-    assert not orphans, f"events of entries that do not exist: {orphans[:10]}"
-    twice = [entry_id for entry_id, count in per_entry.items() if count > 1]
-    assert not twice, f"entries with several created events: {twice}"
-    mismatched = [
-        e.seq for e in created if e.entry_id is None or authors[e.entry_id] != e.author_id
-    ]
-    assert not mismatched, f"events naming another author: {mismatched}"
-    assert all(event.public_after for event in created), "a public entry's event says private"
 
 
 async def restart_and_check(
