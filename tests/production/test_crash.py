@@ -188,21 +188,45 @@ async def check_survivors(database: ScratchDatabase, ledger: Ledger) -> None:
     ledger.undetermined.clear()
 
 
-async def restart_and_check(
-    database: ScratchDatabase, ledger: Ledger, writers: list[Writer], tmp_path: Path, round_: int
-) -> Server:
-    server = start(f"server-{round_}", tmp_path, server_environment(database, tmp_path))
-    await asyncio.to_thread(server.wait_ready)
+async def restart_and_check(servers: Servers, ledger: Ledger, writers: list[Writer]) -> Server:
+    server = await servers.start_ready()
     status, _, answer = await Browser(server.port).request("GET", "/readyz")
     assert status == 200, answer
-    await check_survivors(database, ledger)
+    await check_survivors(servers.database, ledger)
     for writer in writers:  # the same users and cookies, on the new port
         writer.browser = Browser(server.port, cookies=writer.browser.cookies)
     return server
 
 
-def server_environment(database: ScratchDatabase, tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": database.url, "INSTANCE_PATH": str(tmp_path / "instance")}
+@dataclass
+class Servers:
+    """The servers of the test, one after the other on its database, each registered as it
+    starts so that every one is stopped at the end."""
+
+    database: ScratchDatabase
+    tmp_path: Path
+    started: list[Server] = field(default_factory=list)
+
+    async def start_ready(self) -> Server:
+        environment = {
+            "DATABASE_URL": self.database.url,
+            "INSTANCE_PATH": str(self.tmp_path / "instance"),
+        }
+        server = start(f"server-{len(self.started)}", self.tmp_path, environment)
+        self.started.append(server)
+        await asyncio.to_thread(server.wait_ready)
+        return server
+
+
+@contextmanager
+def stopped_at_end(database: ScratchDatabase, tmp_path: Path) -> Iterator[Servers]:
+    servers = Servers(database, tmp_path)
+    try:
+        yield servers
+    finally:
+        for server in servers.started:
+            server.stop()
+            print(f"----- {server.name} (exit {server.process.returncode}) -----\n{server.log()}")
 
 
 @pytest.fixture
@@ -212,18 +236,6 @@ def seeded_rng() -> random.Random:
     return random.Random(seed)
 
 
-@contextmanager
-def stopped_at_end() -> Iterator[list[Server]]:
-    """Every server the test started, stopped and their logs printed at the end."""
-    started: list[Server] = []
-    try:
-        yield started
-    finally:
-        for server in started:
-            server.stop()
-            print(f"----- {server.name} (exit {server.process.returncode}) -----\n{server.log()}")
-
-
 @pytest.mark.usefixtures("enough_threads")
 @pytest.mark.parametrize("backend", backends())
 async def test_acknowledged_entries_survive_kill_9(
@@ -231,10 +243,8 @@ async def test_acknowledged_entries_survive_kill_9(
 ) -> None:
     began = time.monotonic()
     async with provisioned(backend, tmp_path) as database:
-        with stopped_at_end() as servers:
-            first = start("server-0", tmp_path, server_environment(database, tmp_path))
-            servers.append(first)
-            await asyncio.to_thread(first.wait_ready)
+        with stopped_at_end(database, tmp_path) as servers:
+            first = await servers.start_ready()
             writers = [
                 Writer(Browser(first.port), f"writer{number}", number) for number in range(WRITERS)
             ]
@@ -244,10 +254,9 @@ async def test_acknowledged_entries_survive_kill_9(
             server = first
             for round_ in range(ROUNDS):
                 if round_ > 0:
-                    server = await restart_and_check(database, ledger, writers, tmp_path, round_)
-                    servers.append(server)
+                    server = await restart_and_check(servers, ledger, writers)
                 await kill_during_writes(server, writers, round_, ledger, seeded_rng)
-            servers.append(await restart_and_check(database, ledger, writers, tmp_path, ROUNDS))
+            await restart_and_check(servers, ledger, writers)
 
             assert len(ledger.must_exist) >= ROUNDS * ACKS_BEFORE_KILL
             print(
