@@ -72,6 +72,8 @@ class Ledger:
     unexpected: list[str] = field(default_factory=list)  # answers other than 303
     stopped: list[str] = field(default_factory=list)  # why each writer stopped
     acknowledged_this_round: int = 0
+    unanswered_found: int = 0  # sent, no answer, and committed all the same
+    unanswered_absent: int = 0
 
 
 @dataclass
@@ -183,8 +185,10 @@ async def check_survivors(database: ScratchDatabase, ledger: Ledger) -> None:
     for body in ledger.undetermined:
         if body in by_body:
             ledger.must_exist[body] = by_body[body][0]
+            ledger.unanswered_found += 1
         else:
             ledger.must_be_absent.add(body)
+            ledger.unanswered_absent += 1
     ledger.undetermined.clear()
 
 
@@ -261,6 +265,8 @@ async def test_acknowledged_entries_survive_kill_9(
             assert len(ledger.must_exist) >= ROUNDS * ACKS_BEFORE_KILL
             print(
                 f"{backend}: {len(ledger.must_exist)} entries kept, "
-                f"{len(ledger.must_be_absent)} writes absent as they should be, "
+                f"{len(ledger.must_be_absent)} writes absent as they should be; of the POSTs "
+                f"cut off by a kill {ledger.unanswered_found} were stored whole and "
+                f"{ledger.unanswered_absent} not at all; "
                 f"in {time.monotonic() - began:.1f}s"
             )
