@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import itertools
 import os
 import random
 import secrets
@@ -97,7 +98,7 @@ async def write_until_refused(
     _, _, page = await writer.browser.request("GET", "/")
     match = CSRF_RE.search(page)
     assert match is not None, f"no CSRF token for {writer.username}"
-    for count in range(1_000_000):
+    for count in itertools.count():
         body = unique_body(rng, round_, writer, count)
         ledger.author[body] = writer.username
         form = {"csrf_token": match.group(1), "title": "", "body": body, "visibility": "public"}
