@@ -61,6 +61,8 @@ class Settings:
     events_retention_days: int = 7
     live_queue_size: int = 256
     redis_url: str = ""
+    # Namespaces this site's keys and channel, so several sites (or test runs) share a Redis.
+    redis_prefix: str = "quartapp:"
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
@@ -154,6 +156,8 @@ def load_settings(
         kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
     if env.get("REDIS_URL"):
         kwargs["redis_url"] = env["REDIS_URL"]
+    if env.get("REDIS_PREFIX"):
+        kwargs["redis_prefix"] = env["REDIS_PREFIX"]
     if "LOG_LEVEL" in env:
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -18,12 +18,11 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "quartapp:ratelimit:"
-
 
 class SharedRateLimitStore(RateLimiterStoreABC):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         self.url = url
+        self.prefix = prefix + "ratelimit:"
         self._redis: Redis | None = None
 
     async def before_serving(self) -> None:
@@ -37,7 +36,7 @@ class SharedRateLimitStore(RateLimiterStoreABC):
     async def get(self, key: str, default: datetime) -> datetime:
         assert self._redis is not None
         try:
-            value = await self._redis.get(PREFIX + key)
+            value = await self._redis.get(self.prefix + key)
         except (RedisError, OSError) as error:
             logger.warning(
                 "rate limits not applied: Redis did not answer (%s)", type(error).__name__
@@ -49,7 +48,7 @@ class SharedRateLimitStore(RateLimiterStoreABC):
         assert self._redis is not None
         seconds = max(1, math.ceil((tat - datetime.now(UTC)).total_seconds()) + 1)
         try:
-            await self._redis.set(PREFIX + key, tat.timestamp(), ex=seconds)
+            await self._redis.set(self.prefix + key, tat.timestamp(), ex=seconds)
         except (RedisError, OSError) as error:
             logger.warning(
                 "rate limit not recorded: Redis did not answer (%s)", type(error).__name__

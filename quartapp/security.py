@@ -146,7 +146,11 @@ def limit_endpoint(app: Quart, endpoint: str, spec: RateLimitSpec) -> None:
 
 def init_app(app: Quart, settings: Settings) -> None:
     # In memory per process; in Redis when configured, so limits hold across workers.
-    store = SharedRateLimitStore(settings.redis_url) if settings.redis_url else None
+    store = (
+        SharedRateLimitStore(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else None
+    )
     RateLimiter(app, key_function=client_address, store=store, enabled=settings.rate_limits_enabled)
     app.before_request(check_csrf)
     app.after_request(add_security_headers)

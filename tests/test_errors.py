@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from quart import Quart, request
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, csrf_token, post_form
-from tests.test_security import checked_page, count_rows, second_user
+from tests.test_security import checked_page, second_user
 
 SECRET_DETAIL = "boom at /work/main/quartapp/secret.py line 7: SELECT password_hash FROM users"
-LEAKS = ("Traceback", "/work", ".py", "SELECT", "sqlite", "RuntimeError", "password_hash")
+LEAKS = (
+    "Traceback",
+    "/work",
+    ".py",
+    "SELECT",
+    "sqlite",
+    "asyncpg",
+    "RuntimeError",
+    "password_hash",
+)
 
 
 @pytest.fixture
@@ -91,7 +99,7 @@ async def test_403_page(app: Quart, auth: AuthActions) -> None:
 
 
 async def test_413_page_for_a_body_over_one_mebibyte(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     token = await csrf_token(client, "/")
@@ -106,7 +114,7 @@ async def test_413_page_for_a_body_over_one_mebibyte(
     ):
         response = await client.post("/entries", data=too_large, headers=headers)
         await assert_error_page(response, 413)
-    assert count_rows(database_path, "entries") == 0
+    assert test_database.count("entries") == 0
     # The client may go on: a body just under the limit is read and judged on its fields.
     response = await client.post("/entries", form={"csrf_token": token, "body": "x" * 30_000})
     assert response.status_code == 400
@@ -139,12 +147,9 @@ async def test_500_json_under_the_api(boom_app: Quart) -> None:
         assert SECRET_DETAIL not in str(error)
 
 
-async def test_a_database_failure_shows_no_sql(client: Client, database_path: Path) -> None:
+async def test_a_database_failure_shows_no_sql(client: Client, test_database: TestDatabase) -> None:
     def drop_entries() -> None:
-        connection = sqlite3.connect(database_path)
-        with connection:
-            connection.execute("DROP TABLE entries")
-        connection.close()
+        test_database.execute("DROP TABLE entries")
 
     # In a thread: blocking the event loop could stall the app's own short transactions
     # while they hold the write lock, and SQLite would answer "database is locked".
