@@ -72,13 +72,13 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 @pytest.fixture
 def test_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
-    """This test's own copy of the migrated database."""
-    database = TestDatabase(databases.clone(tmp_path))
+    """A database just like the migrated template, for this test alone."""
+    database = TestDatabase(databases.for_test(tmp_path))
     try:
         yield database
     finally:
         database.dispose()
-        databases.drop(database.url)
+        databases.release(database.url)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def empty_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabas
         yield database
     finally:
         database.dispose()
-        databases.drop(database.url)
+        databases.release(database.url)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from quartapp.migrations import alembic_config
 from quartapp.models import Base
@@ -73,7 +73,7 @@ def test_upgrade_downgrade_upgrade(config: Config, inspector_engine: Engine) -> 
     assert tables(inspector_engine) == {"alembic_version"}
     assert current_revision(inspector_engine) is None
     with inspector_engine.connect() as connection:
-        leftovers = connection.exec_driver_sql(LEFTOVERS[connection.dialect.name]).all()
+        leftovers = connection.execute(text(LEFTOVERS[connection.dialect.name])).all()
     assert leftovers == []
 
     command.upgrade(config, "head")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from quart import Quart
@@ -30,8 +29,8 @@ async def test_the_profile_answers_in_any_case(
     assert "<h1>alice</h1>" in page
     assert "I write about birds." in page
 
-    joined = test_database.rows("SELECT created_at FROM users WHERE username = 'alice'")[0][0]
-    joined_at = datetime.fromisoformat(joined).replace(tzinfo=UTC)
+    joined = test_database.scalar("SELECT created_at FROM users WHERE username = 'alice'")
+    joined_at = test_database.timestamp(joined)
     stamp = re.search(r'Joined <time datetime="([^"]+)">', page)
     assert stamp is not None
     assert stamp.group(1) == joined_at.strftime("%Y-%m-%dT%H:%M:%SZ")
