@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from itertools import chain
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -72,6 +73,27 @@ async def check_csrf() -> None:
     # is answered 413 rather than 400.
     await request.get_data()
     raise CSRFError()
+
+
+def _with_nul(values: Iterable[tuple[str, str]]) -> str | None:
+    return next((name for name, value in values if "\x00" in value), None)
+
+
+async def refuse_nul_characters() -> None:
+    """PostgreSQL cannot store U+0000 in text, nor compare with it (SQLite can): refuse it
+    in the address and every field alike, before a query fails with it as a 500."""
+    if request.method in SAFE_METHODS:
+        fields = request.args.items(multi=True)
+    else:
+        fields = chain(request.args.items(multi=True), (await request.form).items(multi=True))
+    if "\x00" in request.path:
+        where = "The address"
+    elif (name := _with_nul(fields)) is not None:
+        where = f"The field {name.replace(chr(0), '')[:40]!r}"
+    else:
+        return
+    await request.get_data()  # read the body before answering (see errors.py)
+    raise BadRequest(f"{where} contains a NUL character (U+0000), which is not accepted.")
 
 
 def is_safe_redirect(target: str) -> bool:
@@ -153,5 +175,6 @@ def init_app(app: Quart, settings: Settings) -> None:
     )
     RateLimiter(app, key_function=client_address, store=store, enabled=settings.rate_limits_enabled)
     app.before_request(check_csrf)
+    app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

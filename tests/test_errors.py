@@ -175,3 +175,41 @@ async def test_an_error_page_keeps_the_visitor_logged_in(client: Client, auth: A
     assert 'href="/u/alice"' in page
     response = await post_form(client, "/logout", {}, token_from="/")
     assert response.status_code == 303
+
+
+NUL_FORMS = {
+    "/entries": {"title": "", "body": "before\x00after", "visibility": "public"},
+    "/account/profile": {"about": "birds\x00"},
+}
+
+
+@pytest.mark.parametrize("path", list(NUL_FORMS))
+async def test_a_nul_character_in_a_form_is_refused_and_stores_nothing(
+    client: Client, auth: AuthActions, test_database: TestDatabase, path: str
+) -> None:
+    """PostgreSQL cannot store U+0000 (SQLite can): both refuse it, naming the field."""
+    await auth.register_and_login("alice")
+    before = test_database.snapshot()
+    response = await post_form(client, path, NUL_FORMS[path], token_from="/account")
+    field = next(name for name, value in NUL_FORMS[path].items() if "\x00" in value)
+    await assert_error_page(response, 400, f"The field &#39;{field}&#39; contains a NUL")
+    assert test_database.snapshot() == before
+    assert (await client.get("/account")).status_code == 200  # still logged in
+
+
+@pytest.mark.parametrize(
+    "login", ["ali\x00ce", "alice@example.com\x00", "\x00"], ids=["name", "email", "alone"]
+)
+async def test_a_nul_character_in_a_login_is_refused(
+    client: Client, auth: AuthActions, login: str
+) -> None:
+    await auth.register("alice")
+    await auth.logout()
+    response = await auth.login(login)
+    await assert_error_page(response, 400, "The field &#39;username&#39; contains a NUL")
+    assert (await auth.login("alice")).status_code == 303  # the form still works
+
+
+@pytest.mark.parametrize("path", ["/u/ali%00ce", "/?before=1%00", "/entries/1%00"])
+async def test_a_nul_character_in_the_address_is_refused(client: Client, path: str) -> None:
+    await assert_error_page(await client.get(path), 400, "contains a NUL character")
