@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 from quartapp.passwords.generator import wordlist
+from quartapp.passwords.store import MAX_POLICIES_PER_USER
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, page_text
 from tests.passwords.test_api import TEN_CHAR_RULE, assert_meets
@@ -402,3 +404,26 @@ async def test_a_policy_saved_before_the_rules_tightened_shows_why(
     assert error_shown(page, "length") == "must be between 4 and 128"
     assert shown_password(page) is None
     assert browser_form(page)["length"] == "500"
+
+
+async def test_at_most_the_cap_is_kept_even_when_two_saves_race(
+    alice: Client, test_database: TestDatabase
+) -> None:
+    """Two saves at once with one place left: on PostgreSQL both would see one place free
+    unless the user's saves are serialized; one must be refused."""
+    await create(alice, "first")
+    [row] = rows(test_database)
+    for number in range(MAX_POLICIES_PER_USER - 2):  # one place left
+        test_database.execute(
+            "INSERT INTO saved_policies (user_id, name, name_key, criteria, created_at,"
+            " updated_at) SELECT user_id, :name, :name, criteria, created_at, updated_at"
+            " FROM saved_policies WHERE id = :id",
+            name=f"copy {number}",
+            id=row["id"],
+        )
+    first, second = await asyncio.gather(save(alice, "racer a"), save(alice, "racer b"))
+    assert sorted([first.status_code, second.status_code]) == [303, 400]
+    refused = first if first.status_code == 400 else second
+    message = f"You can keep at most {MAX_POLICIES_PER_USER} saved rules."
+    assert message in await page_text(refused)
+    assert len(rows(test_database)) == MAX_POLICIES_PER_USER
