@@ -45,6 +45,17 @@ def _sync_url(url: str) -> URL:
     return parsed.set(drivername=driver)
 
 
+# Every page of every table and index of the schema, as the server holds them now.
+RAW_PAGES = """
+SELECT coalesce(string_agg(get_raw_page(relation, page), ''::bytea), ''::bytea) FROM (
+    SELECT oid::regclass::text AS relation,
+           generate_series(0, pg_relation_size(oid) / current_setting('block_size')::int - 1)
+               ::int AS page
+    FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'i')
+) AS pages
+"""
+
+
 class TestDatabase:
     """One test's database, seen from outside the app. SQL takes ``:name`` parameters."""
 
@@ -119,12 +130,15 @@ class TestDatabase:
         return moment
 
     def stored_bytes(self) -> bytes:
-        """What the database holds: on SQLite the file and its journals as bytes (freed
-        pages too); on PostgreSQL, whose files are the server's, every row as text."""
+        """What the database holds, deleted rows not yet reused included: on SQLite the
+        file and its journals; on PostgreSQL every page of every table and index, read
+        through the server's buffers (pageinspect), which may also hold rows that earlier
+        tests deleted."""
         if self.is_sqlite:
             files = [self.path.with_name(self.path.name + suffix) for suffix in SQLITE_FILES]
             return b"".join(path.read_bytes() for path in files if path.exists())
-        return repr(self.snapshot()).encode()
+        value: bytes = self.scalar(RAW_PAGES)
+        return value
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -203,6 +217,9 @@ class PostgresDatabases:
         )
         self.template = self._create("template")
         migrate(self._url(self.template))
+        with self._connection(self.template) as connection, connection.begin():
+            # For TestDatabase.stored_bytes (needs a superuser, as CREATE DATABASE nearly does).
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pageinspect")
         self._schema = self._fingerprint(self.template)
         self._shared: str | None = None
 
