@@ -91,6 +91,11 @@ class TestDatabase:
         with self._engine.begin() as connection:
             connection.execute(text(sql), params)
 
+    def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        """Run a statement once for each row of parameters, in one transaction."""
+        with self._engine.begin() as connection:
+            connection.execute(text(sql), rows)
+
     def tables(self) -> set[str]:
         return set(inspect(self._engine).get_table_names())
 

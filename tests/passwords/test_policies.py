@@ -413,14 +413,15 @@ async def test_at_most_the_cap_is_kept_even_when_two_saves_race(
     unless the user's saves are serialized; one must be refused."""
     await create(alice, "first")
     [row] = rows(test_database)
-    for number in range(MAX_POLICIES_PER_USER - 2):  # one place left
-        test_database.execute(
-            "INSERT INTO saved_policies (user_id, name, name_key, criteria, created_at,"
-            " updated_at) SELECT user_id, :name, :name, criteria, created_at, updated_at"
-            " FROM saved_policies WHERE id = :id",
-            name=f"copy {number}",
-            id=row["id"],
-        )
+    test_database.execute_many(
+        "INSERT INTO saved_policies (user_id, name, name_key, criteria, created_at,"
+        " updated_at) SELECT user_id, :name, :name, criteria, created_at, updated_at"
+        " FROM saved_policies WHERE id = :id",
+        [
+            {"name": f"copy {number}", "id": row["id"]}
+            for number in range(MAX_POLICIES_PER_USER - 2)  # one place left
+        ],
+    )
     first, second = await asyncio.gather(save(alice, "racer a"), save(alice, "racer b"))
     assert sorted([first.status_code, second.status_code]) == [303, 400]
     refused = first if first.status_code == 400 else second
