@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -344,3 +345,17 @@ async def test_pruning_removes_old_events_but_keeps_the_newest(
     assert [seq for seq, *_ in event_rows(test_database)] == [max(before)]
     async with live(app.test_client(), since=1) as visitor:  # what it missed is gone
         assert await next_message(visitor) == {"type": "resync"}
+
+
+async def test_the_hub_stops_even_when_woken_as_it_is_cancelled(app: Quart) -> None:
+    """A wake-up (a Redis message, a commit) arriving with the cancel must not swallow it:
+    on Python 3.11 asyncio.wait_for did, the hub went on polling and shutdown hung."""
+    hub: Hub = app.extensions["live_hub"]
+    await hub.notify()  # sets the wake-up without yielding to the loop...
+    stopping = asyncio.create_task(hub.stop())  # ...and stop() cancels in the same step
+    done, _ = await asyncio.wait({stopping}, timeout=1)
+    if not done:  # cancelled again, it stops: a second cancel meets no wake-up
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+    assert done, "the hub ignored its cancel and kept running"
