@@ -169,6 +169,10 @@ class SQLiteDatabases:
         shutil.copyfile(self.template, path)
         return sqlite_url(path)
 
+    def clone(self, folder: Path) -> str:
+        """A copy for a fixture that outlives one test."""
+        return self.for_test(folder)
+
     def release(self, url: str) -> None:
         """The file goes with the test's temporary folder."""
 
@@ -287,8 +291,14 @@ class PostgresDatabases:
             self._emptied(self._shared)
         return self._url(self._shared)
 
+    def clone(self, folder: Path) -> str:
+        """A database of its own, for a fixture that outlives one test (a server shared by
+        a module's tests): the shared one is emptied before each test."""
+        return self._url(self._create(str(next(self._numbers)), self.template))
+
     def release(self, url: str) -> None:
-        """Drop a database made by ``empty``; the shared one waits for the next test."""
+        """Drop a database made by ``empty`` or ``clone``; the shared one waits for the next
+        test."""
         name = make_url(url).database
         assert name is not None
         if name != self._shared:
