@@ -9,7 +9,7 @@ from typing import Any
 from quart import Quart
 from werkzeug.routing import IntegerConverter, Map
 
-from quartapp import db, errors, logs, security
+from quartapp import db, errors, logs, proxy, security
 from quartapp.accounts.auth import current_account, init_auth
 from quartapp.accounts.hashing import PasswordHashing
 from quartapp.accounts.routes import blueprint as accounts_blueprint
@@ -81,6 +81,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     async def inject_viewer() -> dict[str, Any]:
         return {"viewer": await current_account()}
 
+    proxy.trust_proxy(app, settings)
     return app
 
 

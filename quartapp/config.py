@@ -13,13 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 MIN_SECRET_KEY_LENGTH = 32
+# PROXY_HEADERS values, and the hypercorn ProxyFixMiddleware mode that reads each.
+PROXY_HEADERS: dict[str, Literal["legacy", "modern"]] = {
+    "x-forwarded": "legacy",
+    "forwarded": "modern",
+}
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -63,6 +68,10 @@ class Settings:
     redis_url: str = ""
     # Namespaces this site's keys and channel, so several sites (or test runs) share a Redis.
     redis_prefix: str = "quartapp:"
+    # Proxies in front of the app whose forwarded headers are believed; 0: none, so the
+    # client address and scheme are the connection's own and no header can change them.
+    proxy_trusted_hops: int = 0
+    proxy_headers: str = "x-forwarded"  # X-Forwarded-For/-Proto/-Host, or "forwarded"
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
@@ -136,6 +145,7 @@ def load_settings(
         ("ARGON2_PARALLELISM", "argon2_parallelism", 1, 2**24 - 1),
         ("EVENTS_RETENTION_DAYS", "events_retention_days", 1, 3650),
         ("LIVE_QUEUE_SIZE", "live_queue_size", 8, 100_000),
+        ("PROXY_TRUSTED_HOPS", "proxy_trusted_hops", 0, 10),
     ):
         if name in env:
             kwargs[key] = _int(name, env[name], minimum, maximum)
@@ -152,6 +162,10 @@ def load_settings(
         if env["LOG_FORMAT"] not in {"text", "json"}:
             raise ConfigError("LOG_FORMAT must be 'text' or 'json'")
         kwargs["log_format"] = env["LOG_FORMAT"]
+    if "PROXY_HEADERS" in env:
+        if env["PROXY_HEADERS"] not in PROXY_HEADERS:
+            raise ConfigError("PROXY_HEADERS must be 'x-forwarded' or 'forwarded'")
+        kwargs["proxy_headers"] = env["PROXY_HEADERS"]
     if env.get("ALLOWED_ORIGINS"):
         kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
     if env.get("REDIS_URL"):

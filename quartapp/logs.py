@@ -51,8 +51,21 @@ class TextFormatter(logging.Formatter):
         return escape(super().format(record)) if not record.exc_info else super().format(record)
 
 
+class EscapeFilter(logging.Filter):
+    """Escapes a logger's whole message, whichever handler and format print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = escape(record.getMessage())
+        record.args = None
+        return True
+
+
 def configure(level: str, log_format: str) -> None:
-    """A handler on the app's loggers (stderr), once per process."""
+    """A handler on the app's loggers (stderr), once per process; and an escaping filter on
+    hypercorn's access log, should it be turned on: the paths it prints come from clients."""
+    hypercorn_access = logging.getLogger("hypercorn.access")
+    if not any(isinstance(item, EscapeFilter) for item in hypercorn_access.filters):
+        hypercorn_access.addFilter(EscapeFilter())
     logger = logging.getLogger("quartapp")
     logger.setLevel(level)
     if any(getattr(handler, "quartapp", False) for handler in logger.handlers):

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Blueprint, current_app, g, websocket
 
 from quartapp.accounts import service as accounts
@@ -37,6 +39,42 @@ blueprint = Blueprint("live", __name__, template_folder="templates")
 MAX_MESSAGE = 4096
 SINCE_TIMEOUT = 10.0  # seconds to wait for the client's first message
 MAX_REPLAY = 1000  # further behind than this, reloading the page is cheaper
+
+
+# Where ``SendThrough`` leaves a websocket connection's ASGI ``send`` in its scope.
+ASGI_SEND = "quartapp.asgi_send"
+
+SendText = Callable[[str], Awaitable[None]]
+
+
+class SendThrough:
+    """ASGI middleware: hands each websocket's ``send`` callable to its handler.
+
+    Quart's ``websocket.send`` yields to the loop before every message and looks up the
+    websocket context, accepts again and fires a signal: at a fan-out to thousands of
+    sockets that doubles the work of each send. The live socket sends its events through
+    the server's ``send`` directly instead; accepting and closing still go through Quart.
+    """
+
+    def __init__(self, app: Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Any]) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "websocket":
+            # In place: a copy would double the scope kept for every open socket.
+            scope[ASGI_SEND] = send  # type: ignore[literal-required]
+        await self.app(scope, receive, send)
+
+
+def text_sender() -> SendText:
+    send: ASGISendCallable = websocket.scope[ASGI_SEND]  # type: ignore[literal-required]
+
+    async def send_text(text: str) -> None:
+        await send({"type": "websocket.send", "bytes": None, "text": text})
+
+    return send_text
 
 
 def get_hub() -> Hub:
@@ -107,7 +145,7 @@ async def _still_logged_in(connection: Connection) -> bool:
     return user is not None
 
 
-async def _send_loop(connection: Connection) -> None:
+async def _send_loop(connection: Connection, send_text: SendText) -> None:
     while True:
         item = await connection.queue.get()
         if isinstance(item, Close):
@@ -121,7 +159,7 @@ async def _send_loop(connection: Connection) -> None:
         seq, text = item
         if seq is not None and seq <= connection.replayed_through:
             continue  # queued while the replay ran, and already sent by it
-        await websocket.send(text)
+        await send_text(text)
 
 
 async def _receive_loop(connection: Connection) -> None:
@@ -149,6 +187,7 @@ async def live() -> Any:
     if session is not None:
         await session.close()
     await websocket.accept()
+    send_text = text_sender()
     connection = hub.connect(viewer.id if viewer else None, token)
     receiver: asyncio.Task[None] | None = None
     try:
@@ -164,13 +203,13 @@ async def live() -> Any:
             return None
         missed = await _replay(connection, since)
         if missed is None:
-            await websocket.send('{"type":"resync"}')
+            await send_text('{"type":"resync"}')
             connection.replayed_through = hub.last_seq
         else:
             for text in missed:
-                await websocket.send(text)
+                await send_text(text)
         receiver = asyncio.create_task(_receive_loop(connection))
-        await _send_loop(connection)
+        await _send_loop(connection, send_text)
     finally:
         hub.disconnect(connection)
         if receiver is not None:

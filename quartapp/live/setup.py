@@ -20,7 +20,7 @@ from quartapp.journal import store as journal_store
 from quartapp.live import events
 from quartapp.live.broker import Broker, MemoryBroker, RedisBroker
 from quartapp.live.hub import Hub, RenderCards
-from quartapp.live.routes import blueprint
+from quartapp.live.routes import SendThrough, blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def init_app(app: Quart, database: Database, settings: Settings) -> Hub:
     )
     app.extensions["live_hub"] = hub
     app.register_blueprint(blueprint)
+    app.asgi_app = SendThrough(app.asgi_app)  # type: ignore[method-assign]
 
     # A while_serving generator starts after the database opens (before_serving) and
     # stops before it closes (after_serving): the hub never reads a closed engine.
