@@ -9,20 +9,19 @@ posted with an empty session, and compares without constant time.)
 
 from __future__ import annotations
 
-import functools
 import hmac
+import math
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, cast
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, current_app, request, session, websocket
-from quart_rate_limiter import RateLimit, RateLimiter, rate_limit
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, TooManyRequests
 
 from quartapp.config import RateLimitSpec, Settings
-from quartapp.ratelimits import SharedRateLimitStore
+from quartapp.ratelimits import LimitStore, MemoryLimitStore, RedisLimitStore
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -146,34 +145,45 @@ async def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-async def _not_a_post() -> bool:
-    return request.method != "POST"
+@dataclass
+class RateLimits:
+    """The POST limits of this app's endpoints, per client address, and where they count."""
+
+    store: LimitStore
+    enabled: bool
+    by_endpoint: dict[str, RateLimitSpec] = field(default_factory=dict)
 
 
 def limit_endpoint(app: Quart, endpoint: str, spec: RateLimitSpec) -> None:
-    """Rate-limit the POSTs to one endpoint of this app, per client address.
+    """Rate-limit the POSTs to one endpoint of this app, per client address."""
+    if endpoint not in app.view_functions:
+        raise LookupError(f"no endpoint {endpoint!r} to limit")
+    limits: RateLimits = app.extensions["rate_limits"]
+    limits.by_endpoint[endpoint] = spec
 
-    The view is wrapped anew for each app, so one app's limits never leak into another's
-    (the decorator marks the function object it is given).
-    """
-    view = cast(Callable[..., Awaitable[Any]], app.view_functions[endpoint])
 
-    @functools.wraps(view)
-    async def limited(*args: Any, **kwargs: Any) -> Any:
-        return await view(*args, **kwargs)
-
-    limit = RateLimit(spec.count, spec.period, client_address, _not_a_post)
-    app.view_functions[endpoint] = rate_limit(limits=[limit])(limited)
+async def enforce_rate_limits() -> None:
+    """Before the view (and before CSRF): count this POST, or refuse it with a 429."""
+    limits: RateLimits = current_app.extensions["rate_limits"]
+    spec = limits.by_endpoint.get(request.endpoint or "")
+    if not limits.enabled or spec is None or request.method != "POST":
+        return
+    wait = await limits.store.hit(f"{request.endpoint}:{await client_address()}", spec)
+    if wait is not None:
+        raise TooManyRequests(retry_after=max(1, math.ceil(wait)))
 
 
 def init_app(app: Quart, settings: Settings) -> None:
     # In memory per process; in Redis when configured, so limits hold across workers.
-    store = (
-        SharedRateLimitStore(settings.redis_url, settings.redis_prefix)
+    store: LimitStore = (
+        RedisLimitStore(settings.redis_url, settings.redis_prefix)
         if settings.redis_url
-        else None
+        else MemoryLimitStore()
     )
-    RateLimiter(app, key_function=client_address, store=store, enabled=settings.rate_limits_enabled)
+    app.extensions["rate_limits"] = RateLimits(store, settings.rate_limits_enabled)
+    app.before_serving(store.start)
+    app.after_serving(store.stop)
+    app.before_request(enforce_rate_limits)
     app.before_request(check_csrf)
     app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
