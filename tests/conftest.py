@@ -32,7 +32,7 @@ FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parall
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 ON_POSTGRES = bool(TEST_DATABASE_URL)
-RUN_TOKEN = secrets.token_hex(4)
+REDIS_RUN_PREFIX = f"test:{secrets.token_hex(4)}:"
 _redis_prefixes = count(1)
 
 
@@ -101,15 +101,21 @@ def database_path(test_database: TestDatabase) -> Path:
 
 
 @pytest.fixture(scope="session")
-def redis_for_apps() -> str:
-    """TEST_REDIS_URL, checked once: when it is set, Redis must answer."""
-    if TEST_REDIS_URL:
-        try:
-            with Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2) as redis:
-                redis.ping()
-        except (RedisError, OSError) as error:
-            pytest.fail(f"TEST_REDIS_URL is set, but Redis does not answer there: {error}")
-    return TEST_REDIS_URL
+def redis_for_apps() -> Iterator[str]:
+    """TEST_REDIS_URL, checked once: when it is set, Redis must answer. The run's keys are
+    deleted at its end (they would expire, some only after an hour)."""
+    if not TEST_REDIS_URL:
+        yield ""
+        return
+    try:
+        with Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2) as redis:
+            redis.ping()
+    except (RedisError, OSError) as error:
+        pytest.fail(f"TEST_REDIS_URL is set, but Redis does not answer there: {error}")
+    yield TEST_REDIS_URL
+    with Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2) as redis:
+        for key in redis.scan_iter(f"{REDIS_RUN_PREFIX}*"):
+            redis.delete(key)
 
 
 @pytest.fixture
@@ -120,7 +126,7 @@ def redis_overrides(redis_for_apps: str) -> dict[str, Any]:
         return {}
     return {
         "redis_url": redis_for_apps,
-        "redis_prefix": f"test:{RUN_TOKEN}:{next(_redis_prefixes)}:",
+        "redis_prefix": f"{REDIS_RUN_PREFIX}{next(_redis_prefixes)}:",
     }
 
 
