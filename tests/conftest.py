@@ -22,10 +22,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from quartapp import create_app
-from tests.database import PostgresDatabases, SQLiteDatabases, TestDatabase, sqlite_url
+from tests.database import PostgresDatabases, SQLiteDatabases, TestDatabase
 from tests.helpers import AuthActions
-
-__all__ = ["FAST_HASHING", "sqlite_url"]
 
 # Light Argon2 parameters keep the suite fast; tests of hashing itself use the defaults.
 FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
