@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g
+from quart import Quart, current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -72,9 +72,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back on error."""
+        """A write transaction: committed when the block ends, rolled back on error.
+
+        The request's read session gives its connection back first: requests that held
+        one connection while waiting for a second stalled the whole pool (until its 30 s
+        timeout) once as many wrote at once as it has connections.
+        """
         if self._writers is None:
             raise RuntimeError("the database is not open (before_serving has not run)")
+        await release_request_session()
         async with self._writers() as session, session.begin():
             yield session
 
@@ -140,3 +146,11 @@ def request_session() -> AsyncSession:
         g.db_session = get_database().reader()
     session: AsyncSession = g.db_session
     return session
+
+
+async def release_request_session() -> None:
+    """End the request's read transaction, returning its connection to the pool. What it
+    loaded stays readable, and its next query takes a connection again."""
+    session = g.get("db_session") if has_app_context() else None
+    if session is not None:
+        await session.close()

@@ -139,7 +139,13 @@ async def resolve_session(
         return None
     login, user = row
     now = utcnow()
-    if policy.is_expired(login, now):
+    expired = policy.is_expired(login, now)
+    if expired or now - login.last_seen_at > LAST_SEEN_RESOLUTION:
+        # Give the read connection back before waiting for a writer: callers holding one
+        # while waiting for another could drain the pool (a websocket's recheck holds its
+        # own reader, which transaction() does not know of). What was read stays readable.
+        await session.close()
+    if expired:
         await end_session(db, token)
         return None
     if now - login.last_seen_at > LAST_SEEN_RESOLUTION:

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0  # seconds
 PRUNE_FIRST_AFTER = 60.0
+HYPERCORN_PING_LOOP = "WSStream._send_pings"
 
 
 def card_renderer(app: Quart, database: Database) -> RenderCards:
@@ -101,6 +102,21 @@ async def _going_away_on(event: ProcessEvent, hub: Hub) -> None:
     while not event.is_set():  # noqa: ASYNC110
         await asyncio.sleep(0.1)  # as often as hypercorn itself looks
     hub.going_away()
+    _end_ping_loops()
+
+
+def _end_ping_loops() -> None:
+    """The sockets are closing: end hypercorn's ping loop of each.
+
+    hypercorn 0.18 keeps a websocket's connection open until its ping loop wakes from its
+    ``websocket_ping_interval`` sleep, even after the socket closed, so every shutdown
+    waited out ``graceful_timeout``. Without those sleeps it ends as soon as the requests
+    in flight are answered. A private detail of hypercorn, like the shutdown event above:
+    tests/production/test_graceful_restart.py fails if it stops working.
+    """
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "__qualname__", None) == HYPERCORN_PING_LOOP:
+            task.cancel()
 
 
 def init_app(app: Quart, database: Database, settings: Settings) -> Hub:

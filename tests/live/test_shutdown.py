@@ -74,8 +74,8 @@ async def test_sigterm_closes_websockets_with_1001_and_finishes_requests(
             assert status == 303, page
             assert headers["location"] == "/"
 
-        # Here hypercorn 0.18 still waits out graceful_timeout: a closed websocket's
-        # connection lasts until its next ping is due (websocket_ping_interval = 20).
+        # hypercorn 0.18 would wait out graceful_timeout here (a closed websocket's
+        # connection lasted until its next ping); the app ends those ping sleeps.
         remaining = GRACEFUL_TIMEOUT + 1 - (time.monotonic() - signalled)
         returncode = await asyncio.to_thread(server.process.wait, max(remaining, 0.1))
         assert returncode == 0
