@@ -66,6 +66,8 @@ class Settings:
     events_retention_days: int = 7
     live_queue_size: int = 256
     redis_url: str = ""
+    # Namespaces this site's keys and channel, so several sites (or test runs) share a Redis.
+    redis_prefix: str = "quartapp:"
     # Proxies in front of the app whose forwarded headers are believed; 0: none, so the
     # client address and scheme are the connection's own and no header can change them.
     proxy_trusted_hops: int = 0
@@ -168,6 +170,8 @@ def load_settings(
         kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
     if env.get("REDIS_URL"):
         kwargs["redis_url"] = env["REDIS_URL"]
+    if env.get("REDIS_PREFIX"):
+        kwargs["redis_prefix"] = env["REDIS_PREFIX"]
     if "LOG_LEVEL" in env:
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, current_app, request, session, websocket
@@ -70,6 +72,27 @@ async def check_csrf() -> None:
     # is answered 413 rather than 400.
     await request.get_data()
     raise CSRFError()
+
+
+def _with_nul(values: Iterable[tuple[str, str]]) -> str | None:
+    return next((name for name, value in values if "\x00" in value), None)
+
+
+async def refuse_nul_characters() -> None:
+    """PostgreSQL cannot store U+0000 in text, nor compare with it (SQLite can): refuse it
+    in the address and every field alike, before a query fails with it as a 500."""
+    if request.method in SAFE_METHODS:
+        fields = request.args.items(multi=True)
+    else:
+        fields = chain(request.args.items(multi=True), (await request.form).items(multi=True))
+    if "\x00" in request.path:
+        where = "The address"
+    elif (name := _with_nul(fields)) is not None:
+        where = f"The field {name.replace(chr(0), '')[:40]!r}"
+    else:
+        return
+    await request.get_data()  # read the body before answering (see errors.py)
+    raise BadRequest(f"{where} contains a NUL character (U+0000), which is not accepted.")
 
 
 def is_safe_redirect(target: str) -> bool:
@@ -153,7 +176,7 @@ async def enforce_rate_limits() -> None:
 def init_app(app: Quart, settings: Settings) -> None:
     # In memory per process; in Redis when configured, so limits hold across workers.
     store: LimitStore = (
-        RedisLimitStore(settings.redis_url, "quartapp:")
+        RedisLimitStore(settings.redis_url, settings.redis_prefix)
         if settings.redis_url
         else MemoryLimitStore()
     )
@@ -162,5 +185,6 @@ def init_app(app: Quart, settings: Settings) -> None:
     app.after_serving(store.stop)
     app.before_request(enforce_rate_limits)
     app.before_request(check_csrf)
+    app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -1,60 +1,153 @@
-"""Fixtures: a real SQLite file migrated by Alembic for every test, and an app serving it.
+"""Fixtures: a real database migrated by Alembic for every test, and an app serving it.
 
-The schema is migrated once per run into a template file; each test gets its own copy.
+The database is a SQLite file, or a PostgreSQL database when ``TEST_DATABASE_URL`` is set
+(``postgresql+asyncpg://user@host:port/db``; see tests/database.py). With
+``TEST_REDIS_URL`` set, every app also uses that Redis for live updates and rate limits,
+under a key prefix of its own test.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from redis import Redis
+from redis.exceptions import RedisError
 
 from quartapp import create_app
-from quartapp.migrations import alembic_config
+from tests.database import PostgresDatabases, SQLiteDatabases, TestDatabase
 from tests.helpers import AuthActions
 
 # Light Argon2 parameters keep the suite fast; tests of hashing itself use the defaults.
 FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
+REDIS_RUN_PREFIX = f"test:{secrets.token_hex(4)}:"
+_redis_prefixes = count(1)
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): tests of SQLite itself; skipped on PostgreSQL"
+    )
+
+
+def pytest_report_header() -> list[str]:
+    database = f"PostgreSQL ({TEST_DATABASE_URL})" if ON_POSTGRES else "SQLite files"
+    return [f"databases: {database}; Redis for apps: {TEST_REDIS_URL or 'no'}"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("sqlite_only")
+    if marker is not None and ON_POSTGRES:
+        pytest.skip(f"SQLite only: {marker.args[0]}")
+
+
+Databases = SQLiteDatabases | PostgresDatabases
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    command.upgrade(alembic_config(sqlite_url(path), configure_logging=False), "head")
-    return path
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Where each test's database comes from: migrated once, copied per test."""
+    made: Databases = (
+        PostgresDatabases(TEST_DATABASE_URL)
+        if ON_POSTGRES
+        else SQLiteDatabases(tmp_path_factory.mktemp("template"))
+    )
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture
-def database_path(migrated_template: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "journal.db"
-    shutil.copyfile(migrated_template, path)
-    return path
+def test_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A database just like the migrated template, for this test alone."""
+    database = TestDatabase(databases.for_test(tmp_path))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        databases.release(database.url)
 
 
 @pytest.fixture
-def settings_overrides(database_path: Path, tmp_path: Path) -> dict[str, Any]:
+def empty_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A database with no tables at all, for the migrations to fill."""
+    database = TestDatabase(databases.empty(tmp_path))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        databases.release(database.url)
+
+
+@pytest.fixture
+def database_path(test_database: TestDatabase) -> Path:
+    """The SQLite file itself, for tests of what SQLite does with it."""
+    if not test_database.is_sqlite:
+        pytest.skip("SQLite only: looks at the database file itself")
+    return test_database.path
+
+
+@pytest.fixture(scope="session")
+def redis_for_apps() -> Iterator[str]:
+    """TEST_REDIS_URL, checked once: when it is set, Redis must answer. The run's keys are
+    deleted at its end (they would expire, some only after an hour)."""
+    if not TEST_REDIS_URL:
+        yield ""
+        return
+    try:
+        with Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2) as redis:
+            redis.ping()
+    except (RedisError, OSError) as error:
+        pytest.fail(f"TEST_REDIS_URL is set, but Redis does not answer there: {error}")
+    yield TEST_REDIS_URL
+    with Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2) as redis:
+        for key in redis.scan_iter(f"{REDIS_RUN_PREFIX}*"):
+            redis.delete(key)
+
+
+@pytest.fixture
+def redis_overrides(redis_for_apps: str) -> dict[str, Any]:
+    """Redis for every app of the test when TEST_REDIS_URL is set, under a prefix of this
+    test's own: no test sees another's rate-limit counts (nor another run's)."""
+    if not redis_for_apps:
+        return {}
+    return {
+        "redis_url": redis_for_apps,
+        "redis_prefix": f"{REDIS_RUN_PREFIX}{next(_redis_prefixes)}:",
+    }
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
     """Override in a test module to change settings for its apps."""
     return {}
 
 
 @pytest.fixture
-def make_app(database_path: Path, tmp_path: Path, settings_overrides: dict[str, Any]) -> Any:
+def make_app(
+    test_database: TestDatabase,
+    redis_overrides: dict[str, Any],
+    tmp_path: Path,
+    settings_overrides: dict[str, Any],
+) -> Any:
     def factory(**overrides: Any) -> Quart:
         settings: dict[str, Any] = {
-            "database_url": sqlite_url(database_path),
+            "database_url": test_database.url,
             "instance_path": tmp_path / "instance",
             "secret_key": "test-secret-key-" + "x" * 32,
             **FAST_HASHING,
+            **redis_overrides,
             **settings_overrides,
             **overrides,
         }

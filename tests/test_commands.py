@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,23 +12,17 @@ from typing import Any
 import pytest
 
 from quartapp.__main__ import main
-from tests.conftest import FAST_HASHING, sqlite_url
+from tests.conftest import FAST_HASHING
+from tests.database import TestDatabase
 from tests.helpers import AuthActions
 
 PASSWORD = "a password from the terminal"
 
 
-def tables(path: Path) -> set[str]:
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        found = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in found}
-
-
-def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
-    database = tmp_path / "data" / "fresh.db"
+def test_db_upgrade_creates_the_tables(tmp_path: Path, empty_database: TestDatabase) -> None:
     environment = {
         **os.environ,
-        "DATABASE_URL": sqlite_url(database),
+        "DATABASE_URL": empty_database.url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
     }
     result = subprocess.run(
@@ -42,15 +34,15 @@ def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert {"users", "entries", "login_sessions", "alembic_version"} <= tables(database)
+    assert {"users", "entries", "login_sessions", "alembic_version"} <= empty_database.tables()
 
 
 @pytest.fixture
 def command_environment(
-    monkeypatch: pytest.MonkeyPatch, database_path: Path, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, test_database: TestDatabase, tmp_path: Path
 ) -> None:
     """The commands read the environment: point it at this test's database."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url(database_path))
+    monkeypatch.setenv("DATABASE_URL", test_database.url)
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("ARGON2_TIME_COST", str(FAST_HASHING["argon2_time_cost"]))
     monkeypatch.setenv("ARGON2_MEMORY_KIB", str(FAST_HASHING["argon2_memory_kib"]))
@@ -94,12 +86,11 @@ async def test_create_user_then_log_in(
 
 @pytest.mark.usefixtures("command_environment")
 async def test_create_user_stores_names_like_the_register_form(
-    monkeypatch: pytest.MonkeyPatch, database_path: Path, auth: AuthActions
+    monkeypatch: pytest.MonkeyPatch, test_database: TestDatabase, auth: AuthActions
 ) -> None:
     typed_passwords(monkeypatch, PASSWORD, PASSWORD)
     assert await run_main("create-user", " Carol ", " Carol@Example.com ") == 0
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        stored = connection.execute("SELECT username, email FROM users").fetchall()
+    stored = test_database.rows("SELECT username, email FROM users")
     assert stored == [("Carol", "Carol@Example.com")]
     assert (await auth.login("carol@example.com", PASSWORD)).status_code == 303
 
@@ -118,7 +109,7 @@ async def test_create_user_stores_names_like_the_register_form(
 async def test_create_user_refuses_bad_input(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    database_path: Path,
+    test_database: TestDatabase,
     username: str,
     email: str,
     passwords: tuple[str, str],
@@ -132,8 +123,7 @@ async def test_create_user_refuses_bad_input(
     assert message in error
     assert error.startswith("error:")
     assert passwords[0] not in error
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    assert test_database.count("users") == 0
 
 
 @pytest.mark.usefixtures("command_environment")

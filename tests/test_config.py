@@ -37,6 +37,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.rate_limits_enabled
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
     assert settings.argon2_parallelism == 4
+    assert settings.redis_prefix == "quartapp:"
 
 
 def test_development_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -140,6 +141,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "ARGON2_MEMORY_KIB": "19456",
             "ARGON2_PARALLELISM": "1",
             "LOG_LEVEL": "warning",
+            "REDIS_PREFIX": "journal-a:",
         },
         tmp_path,
     )
@@ -150,6 +152,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (2, 19456)
     assert settings.argon2_parallelism == 1
     assert settings.log_level == "WARNING"
+    assert settings.redis_prefix == "journal-a:"
 
 
 @pytest.mark.parametrize("text", ["1", "true", "Yes", "ON"])

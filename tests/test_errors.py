@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from quart import Quart, request
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, csrf_token, post_form
-from tests.test_security import checked_page, count_rows, second_user
+from tests.test_security import checked_page, second_user
 
 SECRET_DETAIL = "boom at /work/main/quartapp/secret.py line 7: SELECT password_hash FROM users"
-LEAKS = ("Traceback", "/work", ".py", "SELECT", "sqlite", "RuntimeError", "password_hash")
+LEAKS = (
+    "Traceback",
+    "/work",
+    ".py",
+    "SELECT",
+    "sqlite",
+    "asyncpg",
+    "RuntimeError",
+    "password_hash",
+)
 
 
 @pytest.fixture
@@ -91,7 +99,7 @@ async def test_403_page(app: Quart, auth: AuthActions) -> None:
 
 
 async def test_413_page_for_a_body_over_one_mebibyte(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     token = await csrf_token(client, "/")
@@ -106,7 +114,7 @@ async def test_413_page_for_a_body_over_one_mebibyte(
     ):
         response = await client.post("/entries", data=too_large, headers=headers)
         await assert_error_page(response, 413)
-    assert count_rows(database_path, "entries") == 0
+    assert test_database.count("entries") == 0
     # The client may go on: a body just under the limit is read and judged on its fields.
     response = await client.post("/entries", form={"csrf_token": token, "body": "x" * 30_000})
     assert response.status_code == 400
@@ -139,12 +147,9 @@ async def test_500_json_under_the_api(boom_app: Quart) -> None:
         assert SECRET_DETAIL not in str(error)
 
 
-async def test_a_database_failure_shows_no_sql(client: Client, database_path: Path) -> None:
+async def test_a_database_failure_shows_no_sql(client: Client, test_database: TestDatabase) -> None:
     def drop_entries() -> None:
-        connection = sqlite3.connect(database_path)
-        with connection:
-            connection.execute("DROP TABLE entries")
-        connection.close()
+        test_database.execute("DROP TABLE entries")
 
     # In a thread: blocking the event loop could stall the app's own short transactions
     # while they hold the write lock, and SQLite would answer "database is locked".
@@ -170,3 +175,41 @@ async def test_an_error_page_keeps_the_visitor_logged_in(client: Client, auth: A
     assert 'href="/u/alice"' in page
     response = await post_form(client, "/logout", {}, token_from="/")
     assert response.status_code == 303
+
+
+NUL_FORMS = {
+    "/entries": {"title": "", "body": "before\x00after", "visibility": "public"},
+    "/account/profile": {"about": "birds\x00"},
+}
+
+
+@pytest.mark.parametrize("path", list(NUL_FORMS))
+async def test_a_nul_character_in_a_form_is_refused_and_stores_nothing(
+    client: Client, auth: AuthActions, test_database: TestDatabase, path: str
+) -> None:
+    """PostgreSQL cannot store U+0000 (SQLite can): both refuse it, naming the field."""
+    await auth.register_and_login("alice")
+    before = test_database.snapshot()
+    response = await post_form(client, path, NUL_FORMS[path], token_from="/account")
+    field = next(name for name, value in NUL_FORMS[path].items() if "\x00" in value)
+    await assert_error_page(response, 400, f"The field &#39;{field}&#39; contains a NUL")
+    assert test_database.snapshot() == before
+    assert (await client.get("/account")).status_code == 200  # still logged in
+
+
+@pytest.mark.parametrize(
+    "login", ["ali\x00ce", "alice@example.com\x00", "\x00"], ids=["name", "email", "alone"]
+)
+async def test_a_nul_character_in_a_login_is_refused(
+    client: Client, auth: AuthActions, login: str
+) -> None:
+    await auth.register("alice")
+    await auth.logout()
+    response = await auth.login(login)
+    await assert_error_page(response, 400, "The field &#39;username&#39; contains a NUL")
+    assert (await auth.login("alice")).status_code == 303  # the form still works
+
+
+@pytest.mark.parametrize("path", ["/u/ali%00ce", "/?before=1%00", "/entries/1%00"])
+async def test_a_nul_character_in_the_address_is_refused(client: Client, path: str) -> None:
+    await assert_error_page(await client.get(path), 400, "contains a NUL character")

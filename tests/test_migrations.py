@@ -5,36 +5,41 @@ These tests are synchronous: Alembic's env.py runs its own event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from quartapp.migrations import alembic_config
 from quartapp.models import Base
+from tests.database import TestDatabase, sqlite_url
 
 APP_TABLES = set(Base.metadata.tables)
 
 
-@pytest.fixture
-def empty_database(tmp_path: Path) -> Path:
-    return tmp_path / "nested" / "folder" / "fresh.db"  # migrations create the folders
+# Whatever is left in the database besides Alembic's own table (and SQLite's internals).
+LEFTOVERS = {
+    "sqlite": "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'alembic_version%'"
+    " AND name NOT LIKE 'sqlite_%'",
+    "postgresql": "SELECT relkind, relname FROM pg_class JOIN pg_namespace"
+    " ON pg_namespace.oid = relnamespace WHERE nspname = current_schema()"
+    " AND relname NOT LIKE 'alembic_version%'",
+}
 
 
 @pytest.fixture
-def inspector_engine(empty_database: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{empty_database}")
-    yield engine
-    engine.dispose()
+def inspector_engine(empty_database: TestDatabase) -> Engine:
+    return empty_database.engine
 
 
-def async_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+@pytest.fixture
+def config(empty_database: TestDatabase) -> Config:
+    return alembic_config(empty_database.url, configure_logging=False)
 
 
 def tables(engine: Engine) -> set[str]:
@@ -55,8 +60,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def test_upgrade_downgrade_upgrade(empty_database: Path, inspector_engine: Engine) -> None:
-    config = alembic_config(async_url(empty_database), configure_logging=False)
+def test_upgrade_downgrade_upgrade(config: Config, inspector_engine: Engine) -> None:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
 
@@ -69,10 +73,7 @@ def test_upgrade_downgrade_upgrade(empty_database: Path, inspector_engine: Engin
     assert tables(inspector_engine) == {"alembic_version"}
     assert current_revision(inspector_engine) is None
     with inspector_engine.connect() as connection:
-        leftovers = connection.exec_driver_sql(
-            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'alembic_version%'"
-            " AND name NOT LIKE 'sqlite_%'"
-        ).all()
+        leftovers = connection.execute(text(LEFTOVERS[connection.dialect.name])).all()
     assert leftovers == []
 
     command.upgrade(config, "head")
@@ -80,25 +81,23 @@ def test_upgrade_downgrade_upgrade(empty_database: Path, inspector_engine: Engin
     assert differences(inspector_engine) == []
 
 
-def test_the_models_match_the_migrations(empty_database: Path, inspector_engine: Engine) -> None:
-    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+def test_the_models_match_the_migrations(config: Config, inspector_engine: Engine) -> None:
+    command.upgrade(config, "head")
     assert differences(inspector_engine) == []
 
 
-def test_the_comparison_would_see_a_difference(
-    empty_database: Path, inspector_engine: Engine
-) -> None:
+def test_the_comparison_would_see_a_difference(config: Config, inspector_engine: Engine) -> None:
     """compare_metadata must notice a model the migrations lack, or the test above proves
     nothing."""
-    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+    command.upgrade(config, "head")
     with inspector_engine.begin() as connection:
         connection.exec_driver_sql("DROP INDEX ix_entries_visibility_id")
     found = differences(inspector_engine)
     assert [diff[0] for diff in found if isinstance(diff, tuple)] == ["add_index"]
 
 
-def test_the_constraints_and_indexes_exist(empty_database: Path, inspector_engine: Engine) -> None:
-    command.upgrade(alembic_config(async_url(empty_database), configure_logging=False), "head")
+def test_the_constraints_and_indexes_exist(config: Config, inspector_engine: Engine) -> None:
+    command.upgrade(config, "head")
     inspector = inspect(inspector_engine)
     foreign_keys = {
         table: [
@@ -121,6 +120,6 @@ def test_the_constraints_and_indexes_exist(empty_database: Path, inspector_engin
 
 def test_there_is_one_head(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(
-        alembic_config(async_url(tmp_path / "x.db"), configure_logging=False)
+        alembic_config(sqlite_url(tmp_path / "x.db"), configure_logging=False)
     )
     assert len(script.get_heads()) == 1

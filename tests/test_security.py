@@ -1,15 +1,13 @@
 """Security headers on every response, CSRF on every state-changing form, safe pages.
 
-The helpers at the top (``checked_page``, ``scan_html``, ``db_snapshot``) are shared by the
+The helpers at the top (``checked_page``, ``scan_html``, ``second_user``) are shared by the
 journal and error tests: every page a test reads goes through ``checked_page``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
-from quartapp.models import Base
+from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, csrf_token, page_text
 
 CSP = (
@@ -103,28 +101,6 @@ async def checked_page(response: Response, *, https: bool = False) -> str:
         for leak in ("Traceback", "/work/", '.py"', "sqlalchemy", "SELECT "):
             assert leak not in text, leak
     return text
-
-
-def db_rows(path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Read the app's database file directly, outside the app."""
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(query, params).fetchall()
-    finally:
-        connection.close()
-
-
-def count_rows(path: Path, table: str) -> int:
-    value: int = db_rows(path, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 - our names
-    return value
-
-
-def db_snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table the app writes."""
-    return {
-        table: db_rows(path, f"SELECT * FROM {table} ORDER BY rowid")  # noqa: S608 - our names
-        for table in Base.metadata.tables
-    }
 
 
 async def second_user(app: Quart, username: str = "bob") -> tuple[Client, AuthActions]:
@@ -268,7 +244,7 @@ async def _token_of_another_session(app: Quart) -> str:
 
 @pytest.mark.parametrize("path_template", FORMS)
 async def test_forged_posts_are_refused_and_change_nothing(
-    app: Quart, database_path: Path, path_template: str
+    app: Quart, test_database: TestDatabase, path_template: str
 ) -> None:
     client, entry_id = await _setup_victim(app)
     path = path_template.format(id=entry_id)
@@ -282,14 +258,14 @@ async def test_forged_posts_are_refused_and_change_nothing(
         "wrong": "x" * len(own_token),
         "other session": await _token_of_another_session(app),
     }
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     for forgery, token in forged_tokens.items():
         assert token != own_token
         form = dict(fields) if token is None else {**fields, "csrf_token": token}
         response = await client.post(path, form=form)
         assert response.status_code == 400, forgery
         assert CSRF_MESSAGE in await checked_page(response), forgery
-        assert db_snapshot(database_path) == before, forgery
+        assert test_database.snapshot() == before, forgery
         # The victim's session is unchanged too: still logged in (or still a visitor).
         account = await client.get("/account")
         assert account.status_code == (200 if needs_login else 303), forgery
@@ -297,15 +273,15 @@ async def test_forged_posts_are_refused_and_change_nothing(
     # The same form with the real token does change something: the fields were right.
     response = await client.post(path, form={**fields, "csrf_token": own_token})
     assert response.status_code == 303, await page_text(response)
-    assert db_snapshot(database_path) != before
+    assert test_database.snapshot() != before
 
 
 async def test_a_forged_post_from_a_client_with_no_session_is_refused(
-    app: Quart, database_path: Path
+    app: Quart, test_database: TestDatabase
 ) -> None:
     """A cross-site form carries a token seen elsewhere, but no session cookie of ours."""
     token = await _token_of_another_session(app)
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     fresh = app.test_client()
     response = await fresh.post(
         "/register",
@@ -319,7 +295,7 @@ async def test_a_forged_post_from_a_client_with_no_session_is_refused(
     )
     assert response.status_code == 400
     assert CSRF_MESSAGE in await checked_page(response)
-    assert db_snapshot(database_path) == before
+    assert test_database.snapshot() == before
 
 
 async def test_the_token_changes_at_login_and_logout(client: Client, auth: AuthActions) -> None:
@@ -332,12 +308,12 @@ async def test_the_token_changes_at_login_and_logout(client: Client, auth: AuthA
 
 
 async def test_get_requests_never_change_state(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("public one")
     private_id = await auth.post_entry("private one", visibility="private")
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     paths = [
         "/",
         "/?before=99",
@@ -361,7 +337,7 @@ async def test_get_requests_never_change_state(
     visitor = app.test_client()
     for path in paths:
         await checked_page(await visitor.get(path))
-    assert db_snapshot(database_path) == before
+    assert test_database.snapshot() == before
     assert (await client.get("/account")).status_code == 200  # still logged in
 
 

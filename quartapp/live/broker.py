@@ -22,7 +22,6 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "quartapp:events"
 PUBLISH_TIMEOUT = 1.0  # seconds a committed change's answer may wait for Redis
 Wake = Callable[[], None]
 
@@ -76,8 +75,9 @@ class MemoryBroker(Broker):
 class RedisBroker(Broker):
     """Redis pub/sub between workers and hosts; reconnects with capped exponential backoff."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         self.url = url
+        self.channel = prefix + "events"
         self._redis: Redis | None = None
         self._wake: Wake | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -123,7 +123,7 @@ class RedisBroker(Broker):
             return
         try:
             # Bounded: the request that committed must not hang while Redis is unreachable.
-            await asyncio.wait_for(self._redis.publish(CHANNEL, b"1"), PUBLISH_TIMEOUT)
+            await asyncio.wait_for(self._redis.publish(self.channel, b"1"), PUBLISH_TIMEOUT)
         except (RedisError, OSError, TimeoutError) as error:
             # Other workers will still read the table at their next poll.
             logger.warning("could not publish to Redis: %s", type(error).__name__)
@@ -134,7 +134,7 @@ class RedisBroker(Broker):
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     self.connected.set()
                     delay = 0.1
                     if self._wake is not None:

@@ -177,8 +177,11 @@ class Hub:
 
     async def _follow(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the wake-up does (a Redis message during shutdown), and stop() hangs.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.broker.poll_interval)
+                async with asyncio.timeout(self.broker.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.dispatch_new()

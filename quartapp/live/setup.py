@@ -48,7 +48,11 @@ def card_renderer(app: Quart, database: Database) -> RenderCards:
 
 
 def make_broker(settings: Settings) -> Broker:
-    return RedisBroker(settings.redis_url) if settings.redis_url else MemoryBroker()
+    return (
+        RedisBroker(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else MemoryBroker()
+    )
 
 
 async def prune_periodically(database: Database, retention_days: int) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quartapp.db import Database
-from quartapp.models import SavedPolicy, utcnow
+from quartapp.models import SavedPolicy, User, utcnow
 from quartapp.passwords.schema import GeneratorRequest, from_json
 
 MAX_POLICIES_PER_USER = 200
@@ -37,8 +37,10 @@ def criteria_of(policy: SavedPolicy) -> GeneratorRequest:
 
 
 async def list_policies(session: AsyncSession, user_id: int) -> list[SavedPolicy]:
-    query = select(SavedPolicy).where(SavedPolicy.user_id == user_id).order_by(SavedPolicy.name_key)
-    return list((await session.scalars(query)).all())
+    """By name, in code point order: the database's collation (SQLite's bytes, PostgreSQL's
+    locale, which skips punctuation) would give each database its own order."""
+    query = select(SavedPolicy).where(SavedPolicy.user_id == user_id)
+    return sorted((await session.scalars(query)).all(), key=lambda policy: policy.name_key)
 
 
 async def get_policy(session: AsyncSession, policy_id: int) -> SavedPolicy | None:
@@ -57,6 +59,9 @@ async def create_policy(db: Database, user_id: int, name: str, request: Generato
     )
     try:
         async with db.transaction() as session:
+            # The user's row, locked, serializes their saves on PostgreSQL, so two at once
+            # cannot both pass the count below (SQLite's writers are serialized anyway).
+            await session.execute(select(User.id).where(User.id == user_id).with_for_update())
             owned = await session.scalar(select(func.count()).where(SavedPolicy.user_id == user_id))
             if (owned or 0) >= MAX_POLICIES_PER_USER:
                 raise TooManyPoliciesError()

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import re
-import sqlite3
-from pathlib import Path
-from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, page_text, post_form
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-def scalar(database_path: Path, sql: str, *params: object) -> Any:
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        return connection.execute(sql, params).fetchone()[0]
-
-
-def password_hash(database_path: Path, username: str = "alice") -> str:
-    value: str = scalar(
-        database_path, "SELECT password_hash FROM users WHERE username = ?", username
+def password_hash(database: TestDatabase, username: str = "alice") -> str:
+    value: str = database.scalar(
+        "SELECT password_hash FROM users WHERE username = :name", name=username
     )
     return value
 
@@ -68,11 +60,13 @@ async def can_log_in(client: Client, password: str) -> bool:
 # --- Change password ---------------------------------------------------------------------
 
 
-async def test_change_password(client: Client, alice: AuthActions, database_path: Path) -> None:
-    before = password_hash(database_path)
+async def test_change_password(
+    client: Client, alice: AuthActions, test_database: TestDatabase
+) -> None:
+    before = password_hash(test_database)
     response = await change_password(client, DEFAULT_PASSWORD)
     assert response.status_code == 303
-    assert password_hash(database_path) != before
+    assert password_hash(test_database) != before
     assert await can_log_in(client, NEW_PASSWORD)
     assert not await can_log_in(client, DEFAULT_PASSWORD)
 
@@ -91,20 +85,20 @@ async def test_change_password(client: Client, alice: AuthActions, database_path
 async def test_bad_password_change_changes_nothing(
     client: Client,
     alice: AuthActions,
-    database_path: Path,
+    test_database: TestDatabase,
     current: str,
     new: str,
     confirm: str,
     field: str,
     message: str,
 ) -> None:
-    before = password_hash(database_path)
+    before = password_hash(test_database)
     response = await change_password(client, current, new, confirm)
     assert response.status_code == 400
     page = await page_text(response)
     assert message in field_error(page, field)
     assert new not in page
-    assert password_hash(database_path) == before
+    assert password_hash(test_database) == before
     assert (await client.get("/account")).status_code == 200  # still logged in
     assert await can_log_in(client, DEFAULT_PASSWORD)
 
@@ -117,25 +111,25 @@ async def save_about(client: Client, about: str) -> Response:
 
 
 async def test_about_me_is_saved_and_shown_on_the_profile(
-    client: Client, alice: AuthActions, database_path: Path
+    client: Client, alice: AuthActions, test_database: TestDatabase
 ) -> None:
     about = "Writes about birds. " * 24 + "ok!" + "z" * 17  # exactly 500 characters
     assert len(about) == 500
     assert (await save_about(client, about)).status_code == 303
-    assert scalar(database_path, "SELECT about FROM users") == about
+    assert test_database.scalar("SELECT about FROM users") == about
     profile = await page_text(await client.app.test_client().get("/u/alice"))  # a visitor
     assert about in profile
     assert about in await page_text(await client.get("/account"))  # prefilled for editing
 
 
 async def test_about_me_longer_than_500_characters_is_refused(
-    client: Client, alice: AuthActions, database_path: Path
+    client: Client, alice: AuthActions, test_database: TestDatabase
 ) -> None:
     assert (await save_about(client, "kept")).status_code == 303
     response = await save_about(client, "x" * 501)
     assert response.status_code == 400
     assert "At most 500 characters." in field_error(await page_text(response), "about")
-    assert scalar(database_path, "SELECT about FROM users") == "kept"
+    assert test_database.scalar("SELECT about FROM users") == "kept"
 
 
 async def test_about_me_is_shown_as_text_not_html(client: Client, alice: AuthActions) -> None:
@@ -154,23 +148,23 @@ async def test_about_me_is_shown_as_text_not_html(client: Client, alice: AuthAct
 
 
 async def test_delete_account_with_wrong_password_deletes_nothing(
-    client: Client, alice: AuthActions, database_path: Path
+    client: Client, alice: AuthActions, test_database: TestDatabase
 ) -> None:
     await alice.post_entry("kept", visibility="private")
     response = await account_post(client, "/account/delete", {"password": "not my password"})
     assert response.status_code == 400
     assert "not your password" in field_error(await page_text(response), "password")
-    assert scalar(database_path, "SELECT count(*) FROM users") == 1
-    assert scalar(database_path, "SELECT count(*) FROM entries") == 1
+    assert test_database.scalar("SELECT count(*) FROM users") == 1
+    assert test_database.scalar("SELECT count(*) FROM entries") == 1
     assert (await client.get("/account")).status_code == 200
 
     response = await account_post(client, "/account/delete", {"password": ""})
     assert response.status_code == 400
-    assert scalar(database_path, "SELECT count(*) FROM users") == 1
+    assert test_database.scalar("SELECT count(*) FROM users") == 1
 
 
 async def test_delete_account_removes_the_user_and_all_their_entries(
-    client: Client, alice: AuthActions, database_path: Path
+    client: Client, alice: AuthActions, test_database: TestDatabase
 ) -> None:
     await alice.post_entry("public one")
     await alice.post_entry("private one", visibility="private")
@@ -182,9 +176,9 @@ async def test_delete_account_removes_the_user_and_all_their_entries(
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert scalar(database_path, "SELECT count(*) FROM users WHERE username_key = 'alice'") == 0
-    assert scalar(database_path, "SELECT group_concat(body) FROM entries") == "bob's entry"
-    assert scalar(database_path, "SELECT count(*) FROM login_sessions") == 1  # bob's
+    assert test_database.scalar("SELECT count(*) FROM users WHERE username_key = 'alice'") == 0
+    assert test_database.rows("SELECT body FROM entries") == [("bob's entry",)]
+    assert test_database.scalar("SELECT count(*) FROM login_sessions") == 1  # bob's
     assert (await client.get("/u/alice")).status_code == 404
     assert (await client.get("/account")).status_code == 303
     assert (await client.get(f"/entries/{bobs_entry}")).status_code == 200

@@ -7,30 +7,25 @@ the fixtures use elsewhere, a missing dummy verify or a blocked event loop would
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import sqlite3
 import statistics
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, csrf_token
 
 DEFAULT_HASHING = {"argon2_time_cost": 3, "argon2_memory_kib": 65536, "argon2_parallelism": 4}
 ARGON2_PARAMETERS = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$")
 
 
-def stored_hash(database_path: Path, username: str = "alice") -> str:
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        (value,) = connection.execute(
-            "SELECT password_hash FROM users WHERE username = ?", (username,)
-        ).fetchone()
+def stored_hash(database: TestDatabase, username: str = "alice") -> str:
+    value = database.scalar("SELECT password_hash FROM users WHERE username = :name", name=username)
     return str(value)
 
 
@@ -54,34 +49,36 @@ async def login_status(client: Client, username: str, password: str) -> int:
     return (await client.post("/login", form=form)).status_code
 
 
-async def test_password_is_stored_as_argon2id(auth: AuthActions, database_path: Path) -> None:
+async def test_password_is_stored_as_argon2id(
+    auth: AuthActions, test_database: TestDatabase
+) -> None:
     await auth.register("alice")
-    password_hash = stored_hash(database_path)
+    password_hash = stored_hash(test_database)
     assert parameters(password_hash) == (1024, 1, 1)  # the fixtures' light parameters
     assert DEFAULT_PASSWORD not in password_hash
     await AuthActions(auth.client.app.test_client()).register("bob")
-    assert stored_hash(database_path, "bob") != password_hash  # salted
+    assert stored_hash(test_database, "bob") != password_hash  # salted
 
 
 async def test_login_rehashes_when_the_parameters_change(
-    make_app: Any, database_path: Path
+    make_app: Any, test_database: TestDatabase
 ) -> None:
     async with running(make_app) as app:
         assert (await AuthActions(app.test_client()).register("alice")).status_code == 303
-    old_hash = stored_hash(database_path)
+    old_hash = stored_hash(test_database)
     assert parameters(old_hash) == (1024, 1, 1)
 
     stronger = {"argon2_time_cost": 2, "argon2_memory_kib": 2048, "argon2_parallelism": 2}
     async with running(make_app, **stronger) as app:
         client = app.test_client()
         assert await login_status(client, "alice", "a wrong password") == 400
-        assert stored_hash(database_path) == old_hash  # only a correct password rehashes
+        assert stored_hash(test_database) == old_hash  # only a correct password rehashes
         assert await login_status(client, "alice", DEFAULT_PASSWORD) == 303
-        new_hash = stored_hash(database_path)
+        new_hash = stored_hash(test_database)
         assert parameters(new_hash) == (2048, 2, 2)
         # The new hash is of the same password, and is kept while the parameters stay.
         assert await login_status(app.test_client(), "alice", DEFAULT_PASSWORD) == 303
-        assert stored_hash(database_path) == new_hash
+        assert stored_hash(test_database) == new_hash
 
 
 async def test_unknown_user_takes_as_long_as_a_wrong_password(make_app: Any) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
-import sqlite3
-from pathlib import Path
 
 import pytest
 from quart.typing import TestClientProtocol as Client
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, page_text, post_form
 
 GOOD = {
@@ -21,10 +19,8 @@ GOOD = {
 }
 
 
-def count_users(database_path: Path) -> int:
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        (count,) = connection.execute("SELECT count(*) FROM users").fetchone()
-    return int(count)
+def count_users(database: TestDatabase) -> int:
+    return database.count("users")
 
 
 def field_error(page: str, name: str) -> str | None:
@@ -45,10 +41,12 @@ async def register(client: Client, **changes: str) -> tuple[int, str]:
     return response.status_code, await page_text(response)
 
 
-async def test_valid_form_creates_the_user_and_logs_in(client: Client, database_path: Path) -> None:
+async def test_valid_form_creates_the_user_and_logs_in(
+    client: Client, test_database: TestDatabase
+) -> None:
     status, _ = await register(client)
     assert status == 303
-    assert count_users(database_path) == 1
+    assert count_users(test_database) == 1
     assert (await client.get("/account")).status_code == 200
     assert (await client.get("/register")).status_code == 303  # already has an account
 
@@ -71,7 +69,7 @@ async def test_valid_form_creates_the_user_and_logs_in(client: Client, database_
     ],
 )
 async def test_bad_field_is_explained_beside_it_and_nothing_is_written(
-    client: Client, database_path: Path, field: str, value: str, message: str
+    client: Client, test_database: TestDatabase, field: str, value: str, message: str
 ) -> None:
     changes = {field: value}
     if field == "password":
@@ -84,7 +82,7 @@ async def test_bad_field_is_explained_beside_it_and_nothing_is_written(
     assert message in error
     others = {"username", "email", "password", "confirm"} - {field}
     assert all(field_error(page, other) is None for other in others)
-    assert count_users(database_path) == 0
+    assert count_users(test_database) == 0
     # What the user typed is kept, so only the bad field needs retyping...
     if field != "username":
         assert input_value(page, "username") == GOOD["username"]
@@ -101,14 +99,14 @@ async def test_bad_field_is_explained_beside_it_and_nothing_is_written(
 
 
 async def test_several_bad_fields_each_get_their_message(
-    client: Client, database_path: Path
+    client: Client, test_database: TestDatabase
 ) -> None:
     status, page = await register(client, username="x", email="nope", password="short")
     assert status == 400
     assert "3 to 32" in (field_error(page, "username") or "")
     assert "valid e-mail" in (field_error(page, "email") or "")
     assert "8 to 256" in (field_error(page, "password") or "")
-    assert count_users(database_path) == 0
+    assert count_users(test_database) == 0
 
 
 @pytest.mark.parametrize(
@@ -122,7 +120,7 @@ async def test_several_bad_fields_each_get_their_message(
 )
 async def test_username_and_email_are_unique_ignoring_case(
     client: Client,
-    database_path: Path,
+    test_database: TestDatabase,
     username: str,
     email: str,
     taken_field: str,
@@ -137,20 +135,22 @@ async def test_username_and_email_are_unique_ignoring_case(
     assert "already registered" in (field_error(page, taken_field) or "")
     assert input_value(page, "username") == username
     assert input_value(page, "email") == email
-    assert count_users(database_path) == 1
+    assert count_users(test_database) == 1
 
 
-async def test_allowed_username_characters(client: Client, database_path: Path) -> None:
+async def test_allowed_username_characters(client: Client, test_database: TestDatabase) -> None:
     status, _ = await register(client, username="Az09_-" + "x" * 26)  # 32 characters
     assert status == 303
-    assert count_users(database_path) == 1
+    assert count_users(test_database) == 1
 
 
-async def test_form_without_csrf_token_writes_nothing(client: Client, database_path: Path) -> None:
+async def test_form_without_csrf_token_writes_nothing(
+    client: Client, test_database: TestDatabase
+) -> None:
     await client.get("/register")
     response = await client.post("/register", form=GOOD)
     assert response.status_code == 400
-    assert count_users(database_path) == 0
+    assert count_users(test_database) == 0
 
 
 async def register_with_password(client: Client, password: str) -> AuthActions:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import Cookie
-from pathlib import Path
 from typing import Any
 
 from quart import Quart
@@ -14,6 +11,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 from quart_auth import QuartAuth
 
+from tests.database import TestDatabase
 from tests.helpers import CSRF_RE, DEFAULT_PASSWORD, AuthActions, page_text, post_form
 
 AUTH_COOKIE = "quartapp_auth"
@@ -21,14 +19,9 @@ SESSION_COOKIE = "quartapp_session"
 PRODUCTION_KEY = "production-secret-" + "k" * 40
 
 
-def rows(database_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        return connection.execute(sql, params).fetchall()
-
-
-def session_rows(database_path: Path) -> set[str]:
+def session_rows(database: TestDatabase) -> set[str]:
     """The stored login sessions, each known by its token hash (SQLite reuses row ids)."""
-    return {row[0] for row in rows(database_path, "SELECT token_hash FROM login_sessions")}
+    return {row[0] for row in database.rows("SELECT token_hash FROM login_sessions")}
 
 
 def jar_cookie(client: Client, name: str) -> Cookie:
@@ -70,7 +63,7 @@ async def logged_in_client(app: Quart, username: str = "alice") -> Client:
 
 
 async def test_cookie_copied_before_logout_is_refused_after_it(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     copied = auth_cookie(client)
@@ -79,17 +72,17 @@ async def test_cookie_copied_before_logout_is_refused_after_it(
     await auth.logout()
 
     assert await account_status(app, copied) == 303
-    assert session_rows(database_path) == set()
+    assert session_rows(test_database) == set()
 
 
 async def test_password_change_logs_out_other_sessions_but_not_this_one(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     laptop = await logged_in_client(app)
     phone = await logged_in_client(app)
     phone_cookie = auth_cookie(phone)
-    assert len(session_rows(database_path)) == 3
+    assert len(session_rows(test_database)) == 3
 
     response = await post_form(
         laptop,
@@ -107,11 +100,11 @@ async def test_password_change_logs_out_other_sessions_but_not_this_one(
     assert (await client.get("/account")).status_code == 303
     assert (await phone.get("/account")).status_code == 303
     assert await account_status(app, phone_cookie) == 303
-    assert len(session_rows(database_path)) == 1
+    assert len(session_rows(test_database)) == 1
 
 
 async def test_cookie_of_a_deleted_account_is_refused(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     copied = auth_cookie(client)
@@ -124,20 +117,20 @@ async def test_cookie_of_a_deleted_account_is_refused(
     assert response.status_code == 303
     assert await account_status(app, copied) == 303
     assert await account_status(app, other_device) == 303
-    assert session_rows(database_path) == set()
+    assert session_rows(test_database) == set()
 
 
 async def test_every_login_gets_a_new_session_id(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     cookies = [auth_cookie(client)]
-    rows_seen = [session_rows(database_path)]
+    rows_seen = [session_rows(test_database)]
     for _ in range(2):
         await auth.logout()
         assert (await auth.login()).status_code == 303
         cookies.append(auth_cookie(client))
-        rows_seen.append(session_rows(database_path))
+        rows_seen.append(session_rows(test_database))
 
     session_id_values = {session_id_of(app, cookie) for cookie in cookies}
     assert len(session_id_values) == 3
@@ -146,25 +139,22 @@ async def test_every_login_gets_a_new_session_id(
     # Two devices at once: two rows, two ids.
     second = auth_cookie(await logged_in_client(app))
     assert session_id_of(app, second) not in session_id_values
-    assert len(session_rows(database_path)) == 2
+    assert len(session_rows(test_database)) == 2
 
 
 async def test_session_ids_are_stored_hashed(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     session_id = session_id_of(app, auth_cookie(client))
     remembered_id = session_id_of(app, auth_cookie(await logged_in_client(app)))
 
-    stored = rows(database_path, "SELECT * FROM login_sessions")
+    stored = test_database.rows("SELECT * FROM login_sessions")
     assert len(stored) == 2
     everything = " ".join(str(value) for row in stored for value in row)
     for secret in (session_id, remembered_id):
         assert secret not in everything
-        for suffix in ("", "-wal"):
-            path = database_path.with_name(database_path.name + suffix)
-            if path.exists():
-                assert secret.encode() not in path.read_bytes()
+        assert secret.encode() not in test_database.stored_bytes()
 
 
 async def test_forged_or_unknown_session_ids_are_refused(
@@ -178,16 +168,15 @@ async def test_forged_or_unknown_session_ids_are_refused(
 
 
 async def test_idle_session_expires_but_remembered_one_lasts(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register("alice")
     await auth.logout()
     browser = await logged_in_client(app)
     remembering = AuthActions(app.test_client())
     assert (await remembering.login(remember=True)).status_code == 303
-    long_ago = (datetime.now(UTC) - timedelta(hours=25)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with contextlib.closing(sqlite3.connect(database_path)) as connection, connection:
-        connection.execute("UPDATE login_sessions SET last_seen_at = ?", (long_ago,))
+    long_ago = test_database.time_value(datetime.now(UTC) - timedelta(hours=25))
+    test_database.execute("UPDATE login_sessions SET last_seen_at = :then", then=long_ago)
 
     assert (await browser.get("/account")).status_code == 303  # idle more than 24 hours
     assert (await remembering.client.get("/account")).status_code == 200

@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from quartapp.security import HSTS
+from tests.conftest import Databases
 from tests.deploy.certificates import Certificate, make_self_signed
 from tests.live.servers import (
     BASE_ENVIRONMENT,
@@ -90,11 +90,10 @@ class TLSServer:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Iterator[TLSServer]:
+def tls(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[TLSServer]:
     folder = tmp_path_factory.mktemp("tls")
     certificate = make_self_signed(folder)
-    database = folder / "journal.db"
-    shutil.copyfile(migrated_template, database)
+    database = databases.clone(folder)  # the module's own: it outlives each test
     port = free_port()
     log_path = folder / "hypercorn.log"
     with log_path.open("wb") as log:
@@ -133,6 +132,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> It
         yield server
     finally:
         server.server.stop()
+        databases.release(database)
         print(f"----- hypercorn with TLS -----\n{server.log()}")
 
 

@@ -1,10 +1,11 @@
 """Fixtures for the browser tests: a real hypercorn process and a headless Chromium.
 
-The server runs ``hypercorn --config hypercorn.toml`` on 127.0.0.1 and a free port, on a
-copy of the Alembic-migrated template database; it can be killed and started again on the
-same port and database. The browser is Debian's Chromium driven by Playwright's sync API
-(never a downloaded browser). Without either, the tests are skipped with the reason; with
-``CI`` set they fail instead, so a CI run cannot pass by skipping them.
+The server runs ``hypercorn --config hypercorn.toml`` on 127.0.0.1 and a free port, on the
+test's own copy of the Alembic-migrated database (SQLite, or PostgreSQL when configured);
+it can be killed and started again on the same port and database. The browser is Debian's
+Chromium driven by Playwright's sync API (never a downloaded browser). Without either, the
+tests are skipped with the reason; with ``CI`` set they fail instead, so a CI run cannot
+pass by skipping them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD
 
 if TYPE_CHECKING:
@@ -155,14 +156,12 @@ class Server:
 
 
 @pytest.fixture
-def server(migrated_template: Path, tmp_path: Path) -> Iterator[Server]:
-    database = tmp_path / "e2e.db"
-    shutil.copyfile(migrated_template, database)
+def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
     instance = tmp_path / "instance"
     instance.mkdir()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": test_database.url,
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": "e2e-secret-key-" + "x" * 40,
         "ARGON2_TIME_COST": "1",

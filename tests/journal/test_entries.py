@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
+from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, csrf_token, post_form
-from tests.test_security import checked_page, count_rows, db_rows, db_snapshot, second_user
+from tests.test_security import checked_page, second_user
 
 
 async def post_entry_form(client: Client, fields: dict[str, str]) -> Response:
     return await post_form(client, "/entries", fields, token_from="/")
 
 
-def entry_row(database_path: Path, entry_id: int) -> tuple[str, str, str, str | None]:
-    rows = db_rows(
-        database_path,
-        "SELECT title, body, visibility, updated_at FROM entries WHERE id = ?",
-        entry_id,
+def entry_row(test_database: TestDatabase, entry_id: int) -> tuple[str, str, str, Any]:
+    rows = test_database.rows(
+        "SELECT title, body, visibility, updated_at FROM entries WHERE id = :id", id=entry_id
     )
     assert len(rows) == 1
     title, body, visibility, updated_at = rows[0]
@@ -43,7 +42,7 @@ def field_error(page: str, field: str) -> str:
 
 
 async def test_posting_redirects_to_the_new_entry(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     response = await post_entry_form(
@@ -53,9 +52,8 @@ async def test_posting_redirects_to_the_new_entry(
     match = re.fullmatch(r"/entries/(\d+)", response.headers["Location"])
     assert match is not None
     entry_id = int(match.group(1))
-    assert entry_row(database_path, entry_id) == ("My day", "It was *fine*.", "public", None)
-    author = db_rows(
-        database_path,
+    assert entry_row(test_database, entry_id) == ("My day", "It was *fine*.", "public", None)
+    author = test_database.rows(
         "SELECT users.username FROM entries JOIN users ON users.id = entries.author_id",
     )
     assert author == [("alice",)]
@@ -67,21 +65,21 @@ async def test_posting_redirects_to_the_new_entry(
 
 
 async def test_visibility_defaults_to_public(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     response = await post_entry_form(client, {"body": "no visibility sent"})
     assert response.status_code == 303
     entry_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    assert entry_row(database_path, entry_id)[2] == "public"
+    assert entry_row(test_database, entry_id)[2] == "public"
 
 
 async def test_title_is_optional_and_private_is_kept(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("untitled", title="", visibility="private")
-    assert entry_row(database_path, entry_id)[:3] == ("", "untitled", "private")
+    assert entry_row(test_database, entry_id)[:3] == ("", "untitled", "private")
 
 
 @pytest.mark.parametrize(
@@ -89,11 +87,11 @@ async def test_title_is_optional_and_private_is_kept(
     [("t" * 200, "b"), ("", "b" * 20_000), ("  padded title  ", "  spaced body  ")],
 )
 async def test_the_largest_valid_entry_is_accepted(
-    client: Client, auth: AuthActions, database_path: Path, title: str, body: str
+    client: Client, auth: AuthActions, test_database: TestDatabase, title: str, body: str
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry(body, title=title)
-    stored_title, stored_body, _, _ = entry_row(database_path, entry_id)
+    stored_title, stored_body, _, _ = entry_row(test_database, entry_id)
     assert stored_title == title.strip()
     assert stored_body == body
 
@@ -114,25 +112,25 @@ BAD_FORMS = [
 async def test_a_bad_entry_is_refused_with_the_error_by_its_field(
     client: Client,
     auth: AuthActions,
-    database_path: Path,
+    test_database: TestDatabase,
     fields: dict[str, str],
     field: str,
     message: str,
 ) -> None:
     await auth.register_and_login("alice")
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     response = await post_entry_form(client, fields)
     assert response.status_code == 400
     page = await checked_page(response)
     assert message in field_error(page, field)
     for other in {"title", "body", "visibility"} - {field}:
         assert field_error(page, other) == ""
-    assert db_snapshot(database_path) == before
-    assert count_rows(database_path, "entries") == 0
+    assert test_database.snapshot() == before
+    assert test_database.count("entries") == 0
 
 
 async def test_a_bad_entry_keeps_what_the_writer_typed(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     body = "My <long> & careful\nentry " + "x" * 20_000
@@ -149,16 +147,16 @@ async def test_a_bad_entry_keeps_what_the_writer_typed(
     assert html.unescape(textarea.group(1)).strip("\r\n") == body
     assert re.search(r'value="private" checked', page)
     assert not re.search(r'value="public" checked', page)
-    assert count_rows(database_path, "entries") == 0
+    assert test_database.count("entries") == 0
 
 
-async def test_a_visitor_cannot_post(app: Quart, database_path: Path) -> None:
+async def test_a_visitor_cannot_post(app: Quart, test_database: TestDatabase) -> None:
     visitor = app.test_client()
     token = await csrf_token(visitor, "/login")
     response = await visitor.post("/entries", form={"csrf_token": token, "body": "hi"})
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/login?next=")
-    assert count_rows(database_path, "entries") == 0
+    assert test_database.count("entries") == 0
 
 
 # --- reading --------------------------------------------------------------------------
@@ -222,7 +220,7 @@ async def test_the_edit_form_is_prefilled(client: Client, auth: AuthActions) -> 
 
 
 async def test_editing_saves_and_marks_the_entry_edited(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("first *draft*", title="Draft")
@@ -237,10 +235,10 @@ async def test_editing_saves_and_marks_the_entry_edited(
     )
     assert response.status_code == 303
     assert response.headers["Location"] == f"/entries/{entry_id}"
-    title, body, visibility, updated_at = entry_row(database_path, entry_id)
+    title, body, visibility, updated_at = entry_row(test_database, entry_id)
     assert (title, body, visibility) == ("Final", "final **text**", "private")
     assert updated_at is not None
-    stored_html = db_rows(database_path, "SELECT body_html FROM entries WHERE id = ?", entry_id)
+    stored_html = test_database.rows("SELECT body_html FROM entries WHERE id = :id", id=entry_id)
     assert stored_html[0][0].strip() == "<p>final <strong>text</strong></p>"
 
     page = await checked_page(await client.get(f"/entries/{entry_id}"))
@@ -250,11 +248,11 @@ async def test_editing_saves_and_marks_the_entry_edited(
 
 
 async def test_a_bad_edit_changes_nothing(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("keep me", title="Keep")
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     response = await post_form(
         client,
         f"/entries/{entry_id}/edit",
@@ -265,11 +263,11 @@ async def test_a_bad_edit_changes_nothing(
     page = await checked_page(response)
     assert "Write something first." in field_error(page, "body")
     assert 'value="New"' in page
-    assert db_snapshot(database_path) == before
+    assert test_database.snapshot() == before
 
 
 async def test_deleting_removes_the_entry(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     keep = await auth.post_entry("keep")
@@ -277,17 +275,17 @@ async def test_deleting_removes_the_entry(
     response = await post_form(client, f"/entries/{gone}/delete", {}, token_from="/")
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert [row[0] for row in db_rows(database_path, "SELECT id FROM entries")] == [keep]
+    assert [row[0] for row in test_database.rows("SELECT id FROM entries")] == [keep]
     assert (await client.get(f"/entries/{gone}")).status_code == 404
 
 
 async def test_another_user_cannot_edit_or_delete(
-    app: Quart, auth: AuthActions, database_path: Path
+    app: Quart, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("alice's words", title="Alice")
     bob, _ = await second_user(app, "bob")
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
 
     response = await bob.get(f"/entries/{entry_id}/edit")
     assert response.status_code == 403
@@ -300,18 +298,18 @@ async def test_another_user_cannot_edit_or_delete(
         response = await bob.post(path, form={"csrf_token": token, **form})
         assert response.status_code == 403, path
         await checked_page(response)
-    assert db_snapshot(database_path) == before
+    assert test_database.snapshot() == before
     page = await checked_page(await bob.get(f"/entries/{entry_id}"))
     assert f"/entries/{entry_id}/edit" not in page
     assert f"/entries/{entry_id}/delete" not in page
 
 
 async def test_visitors_are_sent_to_log_in(
-    app: Quart, auth: AuthActions, database_path: Path
+    app: Quart, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("alice's words")
-    before = db_snapshot(database_path)
+    before = test_database.snapshot()
     visitor = app.test_client()
 
     response = await visitor.get(f"/entries/{entry_id}/edit")
@@ -324,7 +322,7 @@ async def test_visitors_are_sent_to_log_in(
         response = await visitor.post(path, form={"csrf_token": token, "body": "visitor"})
         assert response.status_code == 303, path
         assert response.headers["Location"].startswith("/login?next=")
-    assert db_snapshot(database_path) == before
+    assert test_database.snapshot() == before
 
 
 async def test_logging_in_returns_to_the_edit_page(app: Quart, auth: AuthActions) -> None:

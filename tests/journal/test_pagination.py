@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ from quart.typing import TestClientProtocol as Client
 
 from quartapp.db import Database
 from quartapp.journal import store
+from tests.database import TestDatabase
 from tests.helpers import AuthActions
-from tests.test_security import checked_page, db_rows, second_user
+from tests.test_security import checked_page, second_user
 
 ENTRY_ID_RE = re.compile(r'<article class="entry" id="entry-(\d+)"')
 OLDER_RE = re.compile(r'<a [^>]*href="([^"]+)" rel="next">')
@@ -25,8 +25,10 @@ def settings_overrides() -> dict[str, Any]:
     return {"rate_limits_enabled": False}
 
 
-def user_id(database_path: Path, username: str) -> int:
-    value: int = db_rows(database_path, "SELECT id FROM users WHERE username = ?", username)[0][0]
+def user_id(test_database: TestDatabase, username: str) -> int:
+    value: int = test_database.scalar(
+        "SELECT id FROM users WHERE username = :username", username=username
+    )
     return value
 
 
@@ -74,11 +76,11 @@ def assert_paged(pages: list[list[int]], expected: list[int]) -> None:
 
 
 async def test_home_pages_show_every_visible_entry_once_newest_first(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     _, bob_auth = await second_user(app, "bob")
-    alice, bob = user_id(database_path, "alice"), user_id(database_path, "bob")
+    alice, bob = user_id(test_database, "alice"), user_id(test_database, "bob")
     everything: list[tuple[int, str, int]] = []  # (id, visibility, author)
     for round_ in range(5):
         for author in (alice, bob):
@@ -98,10 +100,10 @@ async def test_home_pages_show_every_visible_entry_once_newest_first(
 
 @pytest.mark.parametrize("count", [0, 1, 19, 20, 21, 39, 40, 41, 45])
 async def test_page_boundaries(
-    app: Quart, auth: AuthActions, database_path: Path, count: int
+    app: Quart, auth: AuthActions, test_database: TestDatabase, count: int
 ) -> None:
     await auth.register_and_login("alice")
-    ids = await write_entries(app, user_id(database_path, "alice"), count)
+    ids = await write_entries(app, user_id(test_database, "alice"), count)
     pages = await walk_pages(app.test_client(), "/")
     assert_paged(pages, ids[::-1])
     assert len(pages) == max(1, -(-count // 20))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 from tests.journal.test_pagination import walk_pages, write_entries
-from tests.test_security import checked_page, db_rows, second_user
+from tests.test_security import checked_page, second_user
 
 
 @pytest.mark.parametrize("path", ["/u/alice", "/u/ALICE", "/u/Alice"])
 async def test_the_profile_answers_in_any_case(
-    app: Quart, auth: AuthActions, database_path: Path, path: str
+    app: Quart, auth: AuthActions, test_database: TestDatabase, path: str
 ) -> None:
     await auth.register_and_login("alice")
     response = await post_form(
@@ -30,8 +29,8 @@ async def test_the_profile_answers_in_any_case(
     assert "<h1>alice</h1>" in page
     assert "I write about birds." in page
 
-    joined = db_rows(database_path, "SELECT created_at FROM users WHERE username = 'alice'")[0][0]
-    joined_at = datetime.fromisoformat(joined).replace(tzinfo=UTC)
+    joined = test_database.scalar("SELECT created_at FROM users WHERE username = 'alice'")
+    joined_at = test_database.timestamp(joined)
     stamp = re.search(r'Joined <time datetime="([^"]+)">', page)
     assert stamp is not None
     assert stamp.group(1) == joined_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -64,12 +63,12 @@ async def test_an_empty_profile_says_so(client: Client, auth: AuthActions) -> No
 
 
 async def test_profile_entries_are_paginated_like_the_home_page(
-    app: Quart, auth: AuthActions, database_path: Path
+    app: Quart, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     await second_user(app, "bob")
-    alice_id = db_rows(database_path, "SELECT id FROM users WHERE username = 'alice'")[0][0]
-    bob_id = db_rows(database_path, "SELECT id FROM users WHERE username = 'bob'")[0][0]
+    alice_id = test_database.rows("SELECT id FROM users WHERE username = 'alice'")[0][0]
+    bob_id = test_database.rows("SELECT id FROM users WHERE username = 'bob'")[0][0]
     alice_public: list[int] = []
     alice_private: list[int] = []
     for _ in range(3):

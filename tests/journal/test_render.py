@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from quart import Quart
@@ -14,8 +12,9 @@ from quart.typing import TestClientProtocol as Client
 from quartapp.db import Database
 from quartapp.journal import store
 from quartapp.journal.render import ALLOWED_TAGS
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
-from tests.test_security import checked_page, db_rows, scan_html
+from tests.test_security import checked_page, scan_html
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
@@ -56,10 +55,8 @@ XSS_PAYLOADS = [
 ]
 
 
-def stored_html(database_path: Path, entry_id: int) -> str:
-    value: str = db_rows(database_path, "SELECT body_html FROM entries WHERE id = ?", entry_id)[0][
-        0
-    ]
+def stored_html(test_database: TestDatabase, entry_id: int) -> str:
+    value: str = test_database.scalar("SELECT body_html FROM entries WHERE id = :id", id=entry_id)
     return value
 
 
@@ -71,12 +68,12 @@ def assert_harmless(fragment: str, payload: str) -> None:
 
 
 async def test_xss_payloads_never_survive(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     for payload in XSS_PAYLOADS:
         entry_id = await auth.post_entry(payload)
-        body_html = stored_html(database_path, entry_id)
+        body_html = stored_html(test_database, entry_id)
         assert_harmless(body_html, payload)
         page = await checked_page(await client.get(f"/entries/{entry_id}"))  # scans the page
         assert body_html in page, payload
@@ -85,7 +82,7 @@ async def test_xss_payloads_never_survive(
 
 
 async def test_editing_sanitizes_too(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("harmless")
@@ -94,7 +91,7 @@ async def test_editing_sanitizes_too(
             client, f"/entries/{entry_id}/edit", {"body": payload}, token_from="/"
         )
         assert response.status_code == 303
-        assert_harmless(stored_html(database_path, entry_id), payload)
+        assert_harmless(stored_html(test_database, entry_id), payload)
         await checked_page(await client.get(f"/entries/{entry_id}"))
 
 
@@ -130,16 +127,16 @@ async def test_editing_sanitizes_too(
     ],
 )
 async def test_markdown_is_rendered_and_stored(
-    client: Client, auth: AuthActions, database_path: Path, markdown: str, expected: str
+    client: Client, auth: AuthActions, test_database: TestDatabase, markdown: str, expected: str
 ) -> None:
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry(markdown)
-    assert stored_html(database_path, entry_id).strip() == expected
+    assert stored_html(test_database, entry_id).strip() == expected
     assert expected in await checked_page(await client.get(f"/entries/{entry_id}"))
 
 
 async def test_the_page_serves_the_html_stored_at_write_time(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     """Rendering happens once, on write: the page shows the stored column as it is."""
     await auth.register_and_login("alice")
@@ -155,7 +152,7 @@ async def test_the_page_serves_the_html_stored_at_write_time(
 
 
 async def test_titles_usernames_and_about_are_escaped(
-    client: Client, auth: AuthActions, database_path: Path
+    client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     title = '<script>alert("t")</script><b onclick="x">T</b>'
@@ -166,7 +163,7 @@ async def test_titles_usernames_and_about_are_escaped(
     # Usernames are restricted at registration; escaping must not depend on that, so the
     # name is written behind the app's back.
     evil_name = '<script>alert("u")</script>'
-    _set_username(database_path, "alice", evil_name)
+    _set_username(test_database, "alice", evil_name)
 
     pages = {
         "home": await client.get("/"),
@@ -185,18 +182,19 @@ async def test_titles_usernames_and_about_are_escaped(
     assert "<img" not in profile
 
 
-def _set_username(database_path: Path, key: str, username: str) -> None:
-    connection = sqlite3.connect(database_path)
-    with connection:
-        connection.execute("UPDATE users SET username = ? WHERE username_key = ?", (username, key))
-    connection.close()
+def _set_username(test_database: TestDatabase, key: str, username: str) -> None:
+    test_database.execute(
+        "UPDATE users SET username = :username WHERE username_key = :key",
+        username=username,
+        key=key,
+    )
 
 
 # --- times ----------------------------------------------------------------------------
 
 
 async def test_times_are_stored_in_utc_and_shown_as_utc(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
     before = datetime.now(UTC).replace(microsecond=0)
@@ -210,8 +208,8 @@ async def test_times_are_stored_in_utc_and_shown_as_utc(
     assert entry.created_at.utcoffset() == timedelta(0)
     assert before <= entry.created_at <= after
     # The column holds the UTC wall time whatever the server's zone.
-    raw = db_rows(database_path, "SELECT created_at FROM entries WHERE id = ?", entry_id)[0][0]
-    assert datetime.fromisoformat(raw).replace(tzinfo=UTC) == entry.created_at
+    raw = test_database.scalar("SELECT created_at FROM entries WHERE id = :id", id=entry_id)
+    assert test_database.timestamp(raw) == entry.created_at
 
     page = await checked_page(await client.get(f"/entries/{entry_id}"))
     stamps = re.findall(r'<time datetime="([^"]+)">', page)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 from tests.journal.test_pagination import page_texts, write_entries
-from tests.test_security import checked_page, db_rows, second_user
+from tests.test_security import checked_page, second_user
 
 SECRET_TITLE = "Secret-title-7f3a"
 SECRET_BODY = "secret-body-91c2"
@@ -19,10 +18,10 @@ async def all_pages(client: Client, start: str) -> str:
     return "\n".join(await page_texts(client, start))
 
 
-async def _alice_with_a_secret(app: Quart, auth: AuthActions, database_path: Path) -> int:
+async def _alice_with_a_secret(app: Quart, auth: AuthActions, test_database: TestDatabase) -> int:
     """Alice has 45 public entries and, among them, one private one in the middle."""
     await auth.register_and_login("alice")
-    alice = db_rows(database_path, "SELECT id FROM users WHERE username = 'alice'")[0][0]
+    alice = test_database.rows("SELECT id FROM users WHERE username = 'alice'")[0][0]
     await write_entries(app, alice, 20)
     secret = await auth.post_entry(SECRET_BODY, title=SECRET_TITLE, visibility="private")
     await write_entries(app, alice, 25)
@@ -30,9 +29,9 @@ async def _alice_with_a_secret(app: Quart, auth: AuthActions, database_path: Pat
 
 
 async def test_a_private_entry_shows_nowhere_to_others(
-    app: Quart, auth: AuthActions, database_path: Path
+    app: Quart, auth: AuthActions, test_database: TestDatabase
 ) -> None:
-    secret = await _alice_with_a_secret(app, auth, database_path)
+    secret = await _alice_with_a_secret(app, auth, test_database)
     bob, _ = await second_user(app, "bob")
     visitor = app.test_client()
     for client in (bob, visitor):
@@ -59,15 +58,15 @@ async def test_a_private_entry_shows_nowhere_to_others(
     for path in (f"/entries/{secret}/edit", f"/entries/{secret}/delete"):
         response = await post_form(bob, path, {"body": "mine now"}, token_from="/")
         assert response.status_code == 404
-    assert db_rows(database_path, "SELECT body FROM entries WHERE id = ?", secret) == [
+    assert test_database.rows("SELECT body FROM entries WHERE id = :id", id=secret) == [
         (SECRET_BODY,)
     ]
 
 
 async def test_the_author_sees_a_private_entry_everywhere(
-    app: Quart, client: Client, auth: AuthActions, database_path: Path
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
-    secret = await _alice_with_a_secret(app, auth, database_path)
+    secret = await _alice_with_a_secret(app, auth, test_database)
     for start in ("/", "/u/alice"):
         pages = await all_pages(client, start)
         assert pages.count(SECRET_TITLE) == 1

@@ -157,11 +157,9 @@ async def serving(
             print(f"----- {server.name} (exit {server.process.returncode}) -----\n{server.log()}")
 
 
-def database_environment(database_path: Path, instance_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database_path}",
-        "INSTANCE_PATH": str(instance_path),
-    }
+def database_environment(database_url: str, instance_path: Path) -> dict[str, str]:
+    """A server on the test's database (a SQLite file, or PostgreSQL when configured)."""
+    return {"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance_path)}
 
 
 # --- HTTP: a browser-like client ------------------------------------------------------

@@ -8,15 +8,14 @@ through Redis, not by the poll. Without Redis every hub polls every 0.5 s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from tests.database import TestDatabase
 from tests.live.servers import (
     Browser,
     RedisCut,
@@ -36,16 +35,16 @@ WITHIN = 2.0  # seconds from the answer to the POST to the event on the other pr
 
 
 @pytest.fixture
-def shared(database_path: Path, tmp_path: Path) -> dict[str, str]:
-    """Both processes use one Alembic-migrated SQLite file and one instance folder.
+def shared(test_database: TestDatabase, tmp_path: Path) -> dict[str, str]:
+    """Both processes use one Alembic-migrated database and one instance folder.
 
-    The migration leaves the file in WAL mode: were it left in rollback-journal mode, two
-    processes switching it at start-up would race, and one would fail its first query with
-    "database is locked" (busy_timeout does not cover that switch) and exit.
+    On SQLite the migration leaves the file in WAL mode: were it left in rollback-journal
+    mode, two processes switching it at start-up would race, and one would fail its first
+    query with "database is locked" (busy_timeout does not cover that switch) and exit.
     """
-    with contextlib.closing(sqlite3.connect(database_path)) as connection:
-        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    return database_environment(database_path, tmp_path / "instance")
+    if test_database.is_sqlite:
+        assert test_database.scalar("PRAGMA journal_mode") == "wal"
+    return database_environment(test_database.url, tmp_path / "instance")
 
 
 @pytest.fixture

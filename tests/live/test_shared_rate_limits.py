@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from pathlib import Path
 
+from tests.database import TestDatabase
 from tests.live.servers import (
     CSRF_RE,
     Browser,
@@ -18,15 +19,15 @@ from tests.live.servers import (
 
 
 async def test_the_eleventh_login_is_refused_by_either_process(
-    tmp_path: Path, database_path: Path
+    tmp_path: Path, test_database: TestDatabase
 ) -> None:
     redis_url = redis_url_or_skip()
-    admin = redis_admin(redis_url)
-    for key in admin.scan_iter("quartapp:ratelimit:*accounts.login*"):
-        admin.delete(key)  # a run less than a minute ago would still be counted
+    prefix = f"test:{secrets.token_hex(4)}:"
     environment = {
-        **database_environment(database_path, tmp_path / "instance"),
+        **database_environment(test_database.url, tmp_path / "instance"),
         "REDIS_URL": redis_url,
+        # Counts of its own: not those of a run less than a minute ago, nor another site's.
+        "REDIS_PREFIX": prefix,
         "RATE_LIMITS_ENABLED": "true",
         "RATE_LIMIT_LOGIN": "10/minute",
     }
@@ -46,22 +47,22 @@ async def test_the_eleventh_login_is_refused_by_either_process(
             )
             assert status == 429
             assert int(headers["retry-after"]) > 0
+    with redis_admin(redis_url) as admin:  # the counts are under the site's prefix
+        assert list(admin.scan_iter(f"{prefix}ratelimit:*accounts.login*"))
 
 
 async def test_a_concurrent_burst_across_processes_gets_exactly_the_limit(
-    tmp_path: Path, database_path: Path
+    tmp_path: Path, test_database: TestDatabase
 ) -> None:
     """24 attempts at once, half to each process: 10 pass, whatever the interleaving.
 
     A limiter that reads the count, decides, then writes it back lets most of them through
     (each waits on Redis between the read and the write)."""
     redis_url = redis_url_or_skip()
-    admin = redis_admin(redis_url)
-    for key in admin.scan_iter("quartapp:ratelimit:*accounts.login*"):
-        admin.delete(key)
     environment = {
-        **database_environment(database_path, tmp_path / "instance"),
+        **database_environment(test_database.url, tmp_path / "instance"),
         "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"test:{secrets.token_hex(4)}:",  # counts of its own
         "RATE_LIMITS_ENABLED": "true",
         "RATE_LIMIT_LOGIN": "10/minute",
     }

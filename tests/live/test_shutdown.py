@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.database import TestDatabase
 from tests.live.servers import (
     GRACEFUL_TIMEOUT,
     PASSWORD,
@@ -42,9 +43,12 @@ def send_sigterm(server: Server, target: str) -> None:
     ],
 )
 async def test_sigterm_closes_websockets_with_1001_and_finishes_requests(
-    tmp_path: Path, database_path: Path, target: str
+    tmp_path: Path, test_database: TestDatabase, target: str
 ) -> None:
-    environment = {**database_environment(database_path, tmp_path / "instance"), **SLOW_HASHING}
+    environment = {
+        **database_environment(test_database.url, tmp_path / "instance"),
+        **SLOW_HASHING,
+    }
     async with serving(tmp_path, {"server": environment}) as (server,):
         user = Browser(server.port)
         await user.register("alice")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from quart.typing import TestWebsocketConnectionProtocol as Socket
 
 from quartapp.live import events
 from quartapp.live.hub import Close, Hub
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -75,11 +76,10 @@ async def delete(actions: AuthActions, entry_id: int) -> None:
     assert response.status_code == 303
 
 
-def event_rows(database_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(database_path) as connection:
-        return connection.execute(
-            "SELECT seq, kind, entry_id, public_before, public_after FROM events ORDER BY seq"
-        ).fetchall()
+def event_rows(database: TestDatabase) -> list[tuple[Any, ...]]:
+    return database.rows(
+        "SELECT seq, kind, entry_id, public_before, public_after FROM events ORDER BY seq"
+    )
 
 
 async def test_created_updated_deleted_reach_a_visitor(app: Quart) -> None:
@@ -105,12 +105,14 @@ async def test_created_updated_deleted_reach_a_visitor(app: Quart) -> None:
         assert created["seq"] < updated["seq"] < deleted["seq"]
 
 
-async def test_events_are_written_in_the_same_transaction(app: Quart, database_path: Path) -> None:
+async def test_events_are_written_in_the_same_transaction(
+    app: Quart, test_database: TestDatabase
+) -> None:
     alice = await writer(app, "alice")
     entry_id = await alice.post_entry("x")
     await edit(alice, entry_id, "y", "private")
     await delete(alice, entry_id)
-    rows = event_rows(database_path)
+    rows = event_rows(test_database)
     kinds = [(kind, entry, before, after) for _, kind, entry, before, after in rows
              if kind != "sessions"]  # fmt: skip
     assert kinds == [
@@ -183,12 +185,14 @@ async def test_resume_replays_exactly_the_missed_events_in_order(app: Quart) -> 
         assert (await next_message(visitor))["entry_id"] == fourth
 
 
-async def test_since_older_than_retention_gets_resync(app: Quart, database_path: Path) -> None:
+async def test_since_older_than_retention_gets_resync(
+    app: Quart, test_database: TestDatabase
+) -> None:
     alice = await writer(app, "alice")
     for body in ("a", "b", "c"):
         await alice.post_entry(body)
-    with sqlite3.connect(database_path) as connection:  # as pruning would
-        connection.execute("DELETE FROM events WHERE seq < (SELECT max(seq) FROM events)")
+    # As pruning would:
+    test_database.execute("DELETE FROM events WHERE seq < (SELECT max(seq) FROM events)")
     async with live(app.test_client(), since=1) as visitor:
         assert await next_message(visitor) == {"type": "resync"}
 
@@ -327,17 +331,31 @@ async def test_a_slow_consumer_is_closed_and_others_get_everything(make_app: Any
 
 
 async def test_pruning_removes_old_events_but_keeps_the_newest(
-    app: Quart, database_path: Path
+    app: Quart, test_database: TestDatabase
 ) -> None:
     alice = await writer(app, "alice")
     for body in ("a", "b", "c"):
         await alice.post_entry(body)
-    before = [seq for seq, *_ in event_rows(database_path)]
-    with sqlite3.connect(database_path) as connection:  # all of them years old
-        connection.execute("UPDATE events SET created_at = '2020-01-01 00:00:00.000000'")
+    before = [seq for seq, *_ in event_rows(test_database)]
+    years_ago = test_database.time_value(datetime(2020, 1, 1, tzinfo=UTC))
+    test_database.execute("UPDATE events SET created_at = :then", then=years_ago)
     async with app.extensions["database"].transaction() as session:
         removed = await events.prune(session, events.retention_cutoff(7))
     assert removed == len(before) - 1
-    assert [seq for seq, *_ in event_rows(database_path)] == [max(before)]
+    assert [seq for seq, *_ in event_rows(test_database)] == [max(before)]
     async with live(app.test_client(), since=1) as visitor:  # what it missed is gone
         assert await next_message(visitor) == {"type": "resync"}
+
+
+async def test_the_hub_stops_even_when_woken_as_it_is_cancelled(app: Quart) -> None:
+    """A wake-up (a Redis message, a commit) arriving with the cancel must not swallow it:
+    on Python 3.11 asyncio.wait_for did, the hub went on polling and shutdown hung."""
+    hub: Hub = app.extensions["live_hub"]
+    await hub.notify()  # sets the wake-up without yielding to the loop...
+    stopping = asyncio.create_task(hub.stop())  # ...and stop() cancels in the same step
+    done, _ = await asyncio.wait({stopping}, timeout=1)
+    if not done:  # cancelled again, it stops: a second cancel meets no wake-up
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+    assert done, "the hub ignored its cancel and kept running"

@@ -11,7 +11,6 @@ import logging
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -21,6 +20,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, page_text
 from tests.passwords.test_api import TEN_CHAR_BODY
 from tests.passwords.test_page import browser_form, shown_password
@@ -171,18 +171,11 @@ def cookie_texts(sessions: list[Session]) -> list[str]:
     return texts
 
 
-def database_bytes(database_path: Path) -> bytes:
-    files = [database_path] + [
-        Path(f"{database_path}{suffix}") for suffix in ("-wal", "-shm", "-journal")
-    ]
-    return b"".join(path.read_bytes() for path in files if path.exists())
-
-
 async def test_no_password_is_logged_stored_or_put_in_a_cookie_or_url(
     app: Quart,
     client: Client,
     auth: AuthActions,
-    database_path: Path,
+    test_database: TestDatabase,
     log_text: Callable[[], str],
 ) -> None:
     visitor, writer = Session(app.test_client()), Session(client)
@@ -195,7 +188,7 @@ async def test_no_password_is_logged_stored_or_put_in_a_cookie_or_url(
     assert any("_" in p and p.count("_") == 6 for p in writer.passwords)  # the edited policy
 
     logs = log_text()
-    stored = database_bytes(database_path)
+    stored = test_database.stored_bytes()
     cookies = "\n".join(cookie_texts(sessions))
     locations = [
         unquote(response.headers["Location"])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,8 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 from quartapp.passwords.generator import wordlist
+from quartapp.passwords.store import MAX_POLICIES_PER_USER
+from tests.database import TestDatabase
 from tests.helpers import AuthActions, page_text
 from tests.passwords.test_api import TEN_CHAR_RULE, assert_meets
 from tests.passwords.test_page import (
@@ -36,25 +37,16 @@ TEN_CHAR_FORM: dict[str, str | None] = {
 }
 
 
-def rows(path: Path) -> list[dict[str, Any]]:
-    """The saved policies, read from the database file outside the app."""
-    connection = sqlite3.connect(path)
-    connection.row_factory = sqlite3.Row
-    try:
-        query = "SELECT id, user_id, name, name_key, criteria FROM saved_policies ORDER BY id"
-        return [dict(row) for row in connection.execute(query)]
-    finally:
-        connection.close()
+def rows(database: TestDatabase) -> list[dict[str, Any]]:
+    """The saved policies, read from the database outside the app."""
+    return database.dicts(
+        "SELECT id, user_id, name, name_key, criteria FROM saved_policies ORDER BY id"
+    )
 
 
-def user_id(path: Path, username: str) -> int:
-    connection = sqlite3.connect(path)
-    try:
-        found = connection.execute("SELECT id FROM users WHERE username = ?", (username,))
-        value: int = found.fetchone()[0]
-        return value
-    finally:
-        connection.close()
+def user_id(database: TestDatabase, username: str) -> int:
+    value: int = database.scalar("SELECT id FROM users WHERE username = :name", name=username)
+    return value
 
 
 def changed(fields: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
@@ -116,11 +108,13 @@ async def bob(app: Quart) -> Client:
 # --- create, list, generate ----------------------------------------------------------------
 
 
-async def test_create_then_generate_in_one_click(alice: Client, database_path: Path) -> None:
+async def test_create_then_generate_in_one_click(
+    alice: Client, test_database: TestDatabase
+) -> None:
     policy_id = await create(alice, "Payroll", TEN_CHAR_FORM)
-    [row] = rows(database_path)
+    [row] = rows(test_database)
     assert row["id"] == policy_id
-    assert row["user_id"] == user_id(database_path, "alice")
+    assert row["user_id"] == user_id(test_database, "alice")
     assert (row["name"], row["name_key"]) == ("Payroll", "payroll")
     criteria = json.loads(row["criteria"])
     assert set(criteria) == CRITERIA_FIELDS
@@ -167,10 +161,10 @@ async def test_a_visitor_sees_no_save_form_and_a_login_link(client: Client) -> N
     assert 'href="/login?next=%2Fpasswords"' in page or 'href="/login?next=/passwords"' in page
 
 
-async def test_a_passphrase_policy(alice: Client, database_path: Path) -> None:
+async def test_a_passphrase_policy(alice: Client, test_database: TestDatabase) -> None:
     changes: dict[str, str | None] = {"mode": "passphrase", "words": "4", "separator": "."}
     policy_id = await create(alice, "Wi-Fi", changes)
-    assert json.loads(rows(database_path)[0]["criteria"])["mode"] == "passphrase"
+    assert json.loads(rows(test_database)[0]["criteria"])["mode"] == "passphrase"
     page, _ = await load(alice, f"/passwords?policy={policy_id}")
     passphrase = shown_password(page)
     assert passphrase is not None
@@ -182,7 +176,7 @@ async def test_a_passphrase_policy(alice: Client, database_path: Path) -> None:
 # --- edit, rename, delete ------------------------------------------------------------------
 
 
-async def test_edit_and_rename(alice: Client, database_path: Path) -> None:
+async def test_edit_and_rename(alice: Client, test_database: TestDatabase) -> None:
     policy_id = await create(alice, "Bank")
     response = await save(
         alice,
@@ -192,7 +186,7 @@ async def test_edit_and_rename(alice: Client, database_path: Path) -> None:
         page=f"/passwords?policy={policy_id}",
     )
     assert saved_id(response) == policy_id
-    [row] = rows(database_path)
+    [row] = rows(test_database)
     assert row["name"] == "Bank (new card)"
     criteria = json.loads(row["criteria"])
     assert (criteria["length"], criteria["min_digits"]) == (20, 4)
@@ -205,22 +199,22 @@ async def test_edit_and_rename(alice: Client, database_path: Path) -> None:
 
 
 async def test_renaming_to_the_same_name_in_another_case(
-    alice: Client, database_path: Path
+    alice: Client, test_database: TestDatabase
 ) -> None:
     policy_id = await create(alice, "bank")
     response = await save(alice, "BANK", action=f"/passwords/policies/{policy_id}")
     assert saved_id(response) == policy_id
-    assert [row["name"] for row in rows(database_path)] == ["BANK"]
+    assert [row["name"] for row in rows(test_database)] == ["BANK"]
 
 
-async def test_delete(alice: Client, database_path: Path) -> None:
+async def test_delete(alice: Client, test_database: TestDatabase) -> None:
     keep = await create(alice, "Keep")
     policy_id = await create(alice, "Old system")
     response = await post_with_token(alice, f"/passwords/policies/{policy_id}/delete")
     assert response.status_code == 303
     assert response.headers["Location"] == "/passwords"
     assert_no_store(response)
-    assert [row["id"] for row in rows(database_path)] == [keep]
+    assert [row["id"] for row in rows(test_database)] == [keep]
     page, _ = await load(alice)
     assert "Deleted the rules “Old system”." in page
     assert f"?policy={policy_id}" not in page
@@ -232,7 +226,7 @@ async def test_delete(alice: Client, database_path: Path) -> None:
 
 @pytest.mark.parametrize("duplicate", ["Bank", "bANK", "BANK", "  bank  "])
 async def test_a_duplicate_name_ignoring_case_is_refused(
-    alice: Client, database_path: Path, duplicate: str
+    alice: Client, test_database: TestDatabase, duplicate: str
 ) -> None:
     await create(alice, "Bank")
     response = await save(alice, duplicate, {"length": "12"})
@@ -243,27 +237,29 @@ async def test_a_duplicate_name_ignoring_case_is_refused(
     assert shown_password(page) is None
     kept = browser_form(page)
     assert (kept["name"], kept["length"]) == (duplicate.strip(), "12")
-    assert len(rows(database_path)) == 1
+    assert len(rows(test_database)) == 1
 
 
-async def test_renaming_onto_another_name_is_refused(alice: Client, database_path: Path) -> None:
+async def test_renaming_onto_another_name_is_refused(
+    alice: Client, test_database: TestDatabase
+) -> None:
     await create(alice, "Bank")
     mail = await create(alice, "Mail")
-    before = rows(database_path)
+    before = rows(test_database)
     response = await save(alice, "bank", action=f"/passwords/policies/{mail}")
     assert response.status_code == 400
     assert (
         error_shown(await page_text(response), "name") == "You already have rules with that name."
     )
-    assert rows(database_path) == before
+    assert rows(test_database) == before
 
 
 async def test_another_user_may_use_the_same_name(
-    alice: Client, bob: Client, database_path: Path
+    alice: Client, bob: Client, test_database: TestDatabase
 ) -> None:
     await create(alice, "Bank")
     await create(bob, "bank")
-    assert [row["name_key"] for row in rows(database_path)] == ["bank", "bank"]
+    assert [row["name_key"] for row in rows(test_database)] == ["bank", "bank"]
 
 
 async def test_a_name_is_shown_escaped(alice: Client) -> None:
@@ -282,37 +278,41 @@ async def test_a_name_is_shown_escaped(alice: Client) -> None:
     ],
 )
 async def test_a_missing_or_long_name_is_refused(
-    alice: Client, database_path: Path, name: str, message: str
+    alice: Client, test_database: TestDatabase, name: str, message: str
 ) -> None:
     response = await save(alice, name)
     assert response.status_code == 400
     assert error_shown(await page_text(response), "name") == message
-    assert rows(database_path) == []
+    assert rows(test_database) == []
 
 
 async def test_a_name_of_60_characters_is_kept_and_spaces_are_tidied(
-    alice: Client, database_path: Path
+    alice: Client, test_database: TestDatabase
 ) -> None:
     await create(alice, "x" * 60)
     await create(alice, "  My \t  bank  ")
-    assert [row["name"] for row in rows(database_path)] == ["x" * 60, "My bank"]
+    assert [row["name"] for row in rows(test_database)] == ["x" * 60, "My bank"]
 
 
-async def test_rules_that_cannot_be_met_are_not_saved(alice: Client, database_path: Path) -> None:
+async def test_rules_that_cannot_be_met_are_not_saved(
+    alice: Client, test_database: TestDatabase
+) -> None:
     response = await save(alice, "Bank", {"length": "3"})
     assert response.status_code == 400
     page = await page_text(response)
     assert error_shown(page, "length") == "must be between 4 and 128"
     assert browser_form(page)["name"] == "Bank"
-    assert rows(database_path) == []
+    assert rows(test_database) == []
 
 
 # --- only one's own ------------------------------------------------------------------------
 
 
-async def test_another_users_policy_is_403(alice: Client, bob: Client, database_path: Path) -> None:
+async def test_another_users_policy_is_403(
+    alice: Client, bob: Client, test_database: TestDatabase
+) -> None:
     policy_id = await create(alice, "Alice's bank", TEN_CHAR_FORM)
-    before = rows(database_path)
+    before = rows(test_database)
     response = await bob.get(f"/passwords?policy={policy_id}")
     assert response.status_code == 403
     assert_no_store(response)
@@ -321,7 +321,7 @@ async def test_another_users_policy_is_403(alice: Client, bob: Client, database_
     assert edit.status_code == 403
     delete = await post_with_token(bob, f"/passwords/policies/{policy_id}/delete")
     assert delete.status_code == 403
-    assert rows(database_path) == before
+    assert rows(test_database) == before
 
 
 @pytest.mark.parametrize("missing", ["999", "2147483647", "2147483648", "0"])
@@ -334,9 +334,11 @@ async def test_a_missing_policy_is_404(alice: Client, missing: str) -> None:
     assert delete.status_code == 404
 
 
-async def test_visitors_are_sent_to_log_in(alice: Client, app: Quart, database_path: Path) -> None:
+async def test_visitors_are_sent_to_log_in(
+    alice: Client, app: Quart, test_database: TestDatabase
+) -> None:
     policy_id = await create(alice, "Bank")
-    before = rows(database_path)
+    before = rows(test_database)
     visitor = app.test_client()
     for action in (
         "/passwords/policies",
@@ -346,13 +348,13 @@ async def test_visitors_are_sent_to_log_in(alice: Client, app: Quart, database_p
         response = await save(visitor, "Visitor's", action=action)
         assert response.status_code == 303, action
         assert response.headers["Location"].startswith("/login?next="), action
-    assert rows(database_path) == before
+    assert rows(test_database) == before
     response = await visitor.get(f"/passwords?policy={policy_id}")
     assert response.status_code == 303
     assert response.headers["Location"] == f"/login?next=/passwords%3Fpolicy%3D{policy_id}"
 
 
-async def test_saving_needs_the_csrf_token(alice: Client, database_path: Path) -> None:
+async def test_saving_needs_the_csrf_token(alice: Client, test_database: TestDatabase) -> None:
     policy_id = await create(alice, "Bank")
     for action in (
         "/passwords/policies",
@@ -361,14 +363,14 @@ async def test_saving_needs_the_csrf_token(alice: Client, database_path: Path) -
     ):
         response = await alice.post(action, form={"name": "Forged", "length": "4"})
         assert response.status_code == 400, action
-    assert [row["name"] for row in rows(database_path)] == ["Bank"]
+    assert [row["name"] for row in rows(test_database)] == ["Bank"]
 
 
 # --- criteria only -------------------------------------------------------------------------
 
 
 async def test_the_stored_criteria_never_contain_a_password(
-    alice: Client, database_path: Path
+    alice: Client, test_database: TestDatabase
 ) -> None:
     page, fields = await load(alice)
     shown = shown_password(page)
@@ -378,7 +380,7 @@ async def test_the_stored_criteria_never_contain_a_password(
     policy_id = saved_id(await alice.post("/passwords/policies", form=form))
     generated = shown_password((await load(alice, f"/passwords?policy={policy_id}"))[0])
     assert generated is not None
-    [row] = rows(database_path)
+    [row] = rows(test_database)
     assert set(json.loads(row["criteria"])) == CRITERIA_FIELDS
     for password in (shown, generated):
         assert password not in row["criteria"]
@@ -386,20 +388,43 @@ async def test_the_stored_criteria_never_contain_a_password(
 
 
 async def test_a_policy_saved_before_the_rules_tightened_shows_why(
-    alice: Client, database_path: Path
+    alice: Client, test_database: TestDatabase
 ) -> None:
     policy_id = await create(alice, "Legacy")
-    criteria = json.loads(rows(database_path)[0]["criteria"])
+    criteria = json.loads(rows(test_database)[0]["criteria"])
     criteria["length"] = 500
-    connection = sqlite3.connect(database_path)
-    with connection:
-        connection.execute(
-            "UPDATE saved_policies SET criteria = ? WHERE id = ?", (json.dumps(criteria), policy_id)
-        )
-    connection.close()
+    test_database.execute(
+        "UPDATE saved_policies SET criteria = :criteria WHERE id = :id",
+        criteria=json.dumps(criteria),
+        id=policy_id,
+    )
     response = await alice.get(f"/passwords?policy={policy_id}")
     assert response.status_code == 400
     page = await page_text(response)
     assert error_shown(page, "length") == "must be between 4 and 128"
     assert shown_password(page) is None
     assert browser_form(page)["length"] == "500"
+
+
+async def test_at_most_the_cap_is_kept_even_when_two_saves_race(
+    alice: Client, test_database: TestDatabase
+) -> None:
+    """Two saves at once with one place left: on PostgreSQL both would see one place free
+    unless the user's saves are serialized; one must be refused."""
+    await create(alice, "first")
+    [row] = rows(test_database)
+    test_database.execute_many(
+        "INSERT INTO saved_policies (user_id, name, name_key, criteria, created_at,"
+        " updated_at) SELECT user_id, :name, :name, criteria, created_at, updated_at"
+        " FROM saved_policies WHERE id = :id",
+        [
+            {"name": f"copy {number}", "id": row["id"]}
+            for number in range(MAX_POLICIES_PER_USER - 2)  # one place left
+        ],
+    )
+    first, second = await asyncio.gather(save(alice, "racer a"), save(alice, "racer b"))
+    assert sorted([first.status_code, second.status_code]) == [303, 400]
+    refused = first if first.status_code == 400 else second
+    message = f"You can keep at most {MAX_POLICIES_PER_USER} saved rules."
+    assert message in await page_text(refused)
+    assert len(rows(test_database)) == MAX_POLICIES_PER_USER
