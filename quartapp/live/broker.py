@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT = 1.0  # seconds a committed change's answer may wait for Redis
+PUBLISH_TIMEOUT = 1.0  # seconds a notification may wait for Redis before it is given up
 Wake = Callable[[], None]
 
 
@@ -81,6 +81,7 @@ class RedisBroker(Broker):
         self._redis: Redis | None = None
         self._wake: Wake | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._publishing: set[asyncio.Task[None]] = set()  # referenced until done
         self.connected = asyncio.Event()
 
     @property
@@ -107,6 +108,8 @@ class RedisBroker(Broker):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        if self._publishing:  # at most PUBLISH_TIMEOUT
+            await asyncio.wait(self._publishing)
         if self._redis is not None:
             await self._redis.aclose()
         self._wake = None
@@ -121,9 +124,16 @@ class RedisBroker(Broker):
             self._wake()  # this worker's clients need not wait for the round trip
         if self._redis is None:
             return
+        # In the background: the request that committed answers at once, even while Redis
+        # is unreachable (then each publish gives up after PUBLISH_TIMEOUT).
+        task = asyncio.create_task(self._publish(self._redis), name="redis-events-publish")
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, redis: Redis) -> None:
         try:
-            # Bounded: the request that committed must not hang while Redis is unreachable.
-            await asyncio.wait_for(self._redis.publish(self.channel, b"1"), PUBLISH_TIMEOUT)
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await redis.publish(self.channel, b"1")
         except (RedisError, OSError, TimeoutError) as error:
             # Other workers will still read the table at their next poll.
             logger.warning("could not publish to Redis: %s", type(error).__name__)
