@@ -36,9 +36,7 @@ HYPERCORN_CONFIG = PROJECT_ROOT / "hypercorn.toml"
 GRACEFUL_TIMEOUT = 10.0  # hypercorn.toml's graceful_timeout
 START_TIMEOUT = 20.0  # seconds for a server to answer /healthz
 # Seconds a stopping server gets before it is killed. Tests of shutdown wait for the exit
-# themselves; the others need not wait out hypercorn 0.18, which keeps a closed websocket's
-# connection open until its next ping is due (websocket_ping_interval), so a worker that
-# served websockets lately always takes the whole graceful_timeout to stop.
+# themselves (and bound it); the others only need the server gone.
 STOP_GRACE = 3.0
 REQUEST_TIMEOUT = 15.0
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
