@@ -17,6 +17,7 @@ from quartapp.accounts.routes import blueprint as accounts_blueprint
 from quartapp.accounts.service import SessionPolicy
 from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.health import blueprint as health_blueprint
+from quartapp.journal import cards
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.live import setup as live
 from quartapp.models import MAX_ID
@@ -71,6 +72,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(health_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(journal_blueprint)
+    cards.init_app(app)
     app.register_blueprint(passwords_blueprint)
     app.register_blueprint(passwords_api_blueprint)
     live.init_app(app, database, settings)
