@@ -14,6 +14,7 @@ from datetime import datetime
 from markupsafe import Markup
 from quart import Quart, current_app
 
+from quartapp.journal.store import ListedEntry
 from quartapp.models import Entry, User
 
 CARD_TEMPLATE = "journal/_card.html"
@@ -30,7 +31,9 @@ class EntryCards:
     def __len__(self) -> int:
         return len(self._cards)
 
-    async def card(self, entry: Entry, viewer: User | None, link_title: bool = True) -> Markup:
+    async def card(
+        self, entry: Entry | ListedEntry, viewer: User | None, link_title: bool = True
+    ) -> Markup:
         """The card of ``entry`` as ``viewer`` sees it (its author gets an Edit link)."""
         key: CardKey = (
             entry.id,
