@@ -199,14 +199,19 @@ def wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextlib.contextmanager
-def server(workers: int, work: Path) -> Iterator[Server]:
+def server(workers: int, work: Path, worker_class: str | None = None) -> Iterator[Server]:
     """hypercorn with the repository's hypercorn.toml on a free loopback port."""
     port = free_port()
     log = work / f"server-{workers}.log"
+    command = [
+        str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+    ]  # fmt: skip
+    if worker_class:
+        command += ["--worker-class", worker_class]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "quartapp:create_app()"],
+            [*command, "quartapp:create_app()"],
             env=server_environment(work), cwd=ROOT, stdout=log_file, stderr=log_file,
         )  # fmt: skip
     try:
@@ -452,7 +457,7 @@ def pages() -> dict[str, str]:
 
 def measure_workers(workers: int, work: Path, args: argparse.Namespace) -> str | None:
     """Print a row for each page and viewer; return the /healthz row (printed last)."""
-    with server(workers, work) as target:
+    with server(workers, work, args.worker_class) as target:
         visitor = wrk_script(work, None)
         logged_in = wrk_script(work, settled_login_cookie(target.port))
         wrk(target, "/", logged_in, 2, args.connections, args.threads)  # warm-up
@@ -489,6 +494,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per cell (the median is shown)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--worker-class", help="hypercorn's worker class (default: hypercorn.toml's)"
+    )
     parser.add_argument("--skip-logins", action="store_true", help="skip the /healthz part")
     args = parser.parse_args()
     if not Path(WRK).exists():
