@@ -15,8 +15,10 @@ from quartapp.db import Database
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, LoginSession, User, utcnow
 
-# Writing last-seen on every request would make every page view a write.
-LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+# Writing last-seen on every request would make every page view a write, and on SQLite
+# writes take turns across all workers. So it is written at most once a minute per login:
+# a login without "remember me" may end up to that much before its idle timeout, never after.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class DuplicateUserError(Exception):
