@@ -451,7 +451,7 @@ def healthz_during_logins(
 
 
 def pages() -> dict[str, str]:
-    entry_id = ENTRIES // 2 + 1  # public (not a multiple of PRIVATE_EVERY), someone else's
+    entry_id = ENTRIES // 2 + 2  # public (not a multiple of PRIVATE_EVERY), by writer002
     return {"home": "/", "entry": f"/entries/{entry_id}", "profile": "/u/writer050"}
 
 
