@@ -36,6 +36,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
 )
 _BEGIN_OPTION = "quartapp_sqlite_begin"
+# SQLite connections kept open per worker. SQLAlchemy's default keeps 5 and closes the 10
+# it may open beyond them as soon as they are returned, so a worker serving a dozen
+# requests at once opened and closed a connection (a thread, the file, its pragmas) for
+# most of them. An idle one costs a thread and its page cache.
+SQLITE_POOL_SIZE = 20
 
 
 class Database:
@@ -59,7 +64,11 @@ class Database:
 
     async def open(self) -> None:
         if self.is_sqlite:
-            engine = create_async_engine(self.url, async_creator=sqlite_trips.connector(self.url))
+            engine = create_async_engine(
+                self.url,
+                async_creator=sqlite_trips.connector(self.url),
+                pool_size=SQLITE_POOL_SIZE,
+            )
             _prepare_sqlite(engine, self.url)
             writer_engine = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         else:

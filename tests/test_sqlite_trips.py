@@ -12,7 +12,7 @@ from typing import Any, cast
 import aiosqlite
 import pytest
 from quart import Quart
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from quartapp.db import Database
@@ -48,6 +48,32 @@ def user_row(n: int) -> dict[str, Any]:
         "password_hash": "x",
         "about": "",
     }
+
+
+async def test_busy_workers_keep_their_connections(app: Quart) -> None:
+    """Twelve requests at once, twice: the second time every connection is reused (with
+    SQLAlchemy's default pool seven of them would be opened again)."""
+    database = database_of(app)
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def twelve_at_once() -> None:
+        gate = asyncio.Event()
+
+        async def request() -> None:
+            async with database.reader() as session:
+                await session.execute(text("SELECT 1"))
+                await gate.wait()  # all twelve hold a connection at once
+
+        tasks = [asyncio.create_task(request()) for _ in range(12)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+    await twelve_at_once()
+    after_first = len(opened)
+    await twelve_at_once()
+    assert len(opened) == after_first
 
 
 async def test_a_read_is_one_trip(app: Quart, trips: list[str]) -> None:

@@ -79,8 +79,9 @@ _LISTED_COLUMNS = (
 @functools.cache
 def _page_query(signed_in: bool, by_author: bool, older: bool, limit: int) -> Select[Any]:
     """A page of entries with their authors and the newest event seq, in one statement
-    (each statement costs a few tenths of a millisecond through the async session), built
-    once for each combination of filters; the values are bound when it runs.
+    (each statement has a fixed cost through the async session), built once for each
+    combination of filters (building it took longer than running it); values are bound
+    when it runs.
 
     The newest ids come from one list per visibility condition, each read along its own
     index and stopping at ``limit``: "public OR mine" in one WHERE made SQLite merge two
