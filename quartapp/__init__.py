@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from flask.templating import _default_template_ctx_processor as flask_context_processor
 from quart import Quart
 from werkzeug.routing import IntegerConverter, Map
 
@@ -16,6 +17,7 @@ from quartapp.accounts.routes import blueprint as accounts_blueprint
 from quartapp.accounts.service import SessionPolicy
 from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.health import blueprint as health_blueprint
+from quartapp.journal import cards
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.live import setup as live
 from quartapp.models import MAX_ID
@@ -70,9 +72,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(health_blueprint)
     app.register_blueprint(accounts_blueprint)
     app.register_blueprint(journal_blueprint)
+    cards.init_app(app)
     app.register_blueprint(passwords_blueprint)
     app.register_blueprint(passwords_api_blueprint)
     live.init_app(app, database, settings)
+    _drop_flask_context_processor(app)
     security.limit_endpoint(app, "accounts.login", settings.rate_limit_login)
     security.limit_endpoint(app, "accounts.register", settings.rate_limit_register)
     security.limit_endpoint(app, "passwords_api.generate", settings.rate_limit_passwords_api)
@@ -83,6 +87,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
 
     proxy.trust_proxy(app, settings)
     return app
+
+
+def _drop_flask_context_processor(app: Quart) -> None:
+    """Quart's blueprints inherit Flask's default template context processor, a plain
+    function, so Quart runs it in a worker thread at every render of a blueprint's page. It
+    adds nothing: it reads Flask's context variables, which Quart never sets."""
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if p is not flask_context_processor]
 
 
 def _init_password_hashing(app: Quart, settings: Settings) -> None:

@@ -1,9 +1,14 @@
 """The database engine and sessions of one app.
 
-Reads go through one session per request (``read_session``). Writes go through
+Reads go through one session per request (``request_session``). Writes go through
 ``transaction()``, a short session of its own that, on SQLite, starts with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes on a stale
 snapshot fails at once with "database is locked", ignoring ``busy_timeout``.
+
+On SQLite, reads send no BEGIN: each statement sees the newest commit, as on PostgreSQL's
+default READ COMMITTED, so code that is right on one is right on the other. Connections
+come from ``sqlite_trips``: one trip to aiosqlite's thread per statement, none for a
+COMMIT or ROLLBACK with no transaction open.
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from quartapp import sqlite_trips
+
 SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=FULL",
 )
 _BEGIN_OPTION = "quartapp_sqlite_begin"
+# SQLite connections kept open per worker. SQLAlchemy's default keeps 5 and closes the 10
+# it may open beyond them as soon as they are returned, so a worker serving a dozen
+# requests at once opened and closed a connection (a thread, the file, its pragmas) for
+# most of them. An idle one costs a thread and its page cache.
+SQLITE_POOL_SIZE = 20
 
 
 class Database:
@@ -51,11 +63,17 @@ class Database:
         return self._engine
 
     async def open(self) -> None:
-        engine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
-        writer_engine = engine
         if self.is_sqlite:
+            engine = create_async_engine(
+                self.url,
+                async_creator=sqlite_trips.connector(self.url),
+                pool_size=SQLITE_POOL_SIZE,
+            )
             _prepare_sqlite(engine, self.url)
             writer_engine = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        else:
+            engine = create_async_engine(self.url, pool_pre_ping=True)
+            writer_engine = engine
         self._engine = engine
         self._readers = async_sessionmaker(engine, expire_on_commit=False)
         self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
@@ -111,7 +129,9 @@ def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+        begin = connection.get_execution_options().get(_BEGIN_OPTION)
+        if begin:  # writers only
+            connection.exec_driver_sql(begin)
 
 
 def init_app(app: Quart, url: str) -> Database:

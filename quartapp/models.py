@@ -89,6 +89,7 @@ class Entry(Base):
         CheckConstraint("visibility IN ('public', 'private')", name="visibility"),
         Index("ix_entries_visibility_id", "visibility", "id"),
         Index("ix_entries_author_id_id", "author_id", "id"),
+        Index("ix_entries_author_id_visibility_id", "author_id", "visibility", "id"),
         {"sqlite_autoincrement": True},  # ids are never reused: events and pages name them
     )
 

@@ -130,7 +130,8 @@ def origin_allowed(origin: str | None) -> bool:
     return origin.lower().rstrip("/") in allowed
 
 
-def add_security_headers(response: Response) -> Response:
+async def add_security_headers(response: Response) -> Response:
+    # Async on purpose: Quart runs a plain function hook in a worker thread, every request.
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,15 @@ SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def sqlite_rows(path: Path, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read a SQLite file directly, with ``?`` parameters (for tests of SQLite itself)."""
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(query, params).fetchall()
+    finally:
+        connection.close()
 
 
 def _sync_url(url: str) -> URL:

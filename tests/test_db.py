@@ -97,6 +97,25 @@ async def test_reads_do_not_take_the_write_lock(app: Quart, database_path: Path)
         other.close()
 
 
+async def test_each_read_sees_the_newest_commit(app: Quart, database_path: Path) -> None:
+    """Reads run without BEGIN on SQLite, as on PostgreSQL's default READ COMMITTED: a
+    request's later statement sees what committed after its first (in one snapshot it
+    would still count none). Readers cost no BEGIN and hold no snapshot open."""
+    database = database_of(app)
+    other = outside_connection(database_path)
+    try:
+        async with database.reader() as session:
+            assert await session.scalar(text("SELECT count(*) FROM users")) == 0
+            other.execute(
+                "INSERT INTO users (username, username_key, email, email_key, password_hash,"
+                " about, created_at) VALUES ('zoe', 'zoe', 'z@example.com', 'z@example.com',"
+                " 'x', '', '2026-01-01 00:00:00')"
+            )
+            assert await session.scalar(text("SELECT count(*) FROM users")) == 1
+    finally:
+        other.close()
+
+
 async def test_a_failed_transaction_is_rolled_back(
     app: Quart, auth: AuthActions, test_database: TestDatabase
 ) -> None:

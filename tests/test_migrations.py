@@ -113,6 +113,7 @@ def test_the_constraints_and_indexes_exist(config: Config, inspector_engine: Eng
     assert {index["name"] for index in inspector.get_indexes("entries")} == {
         "ix_entries_visibility_id",
         "ix_entries_author_id_id",
+        "ix_entries_author_id_visibility_id",
     }
     unique = {c["name"] for c in inspector.get_unique_constraints("users")}
     assert unique == {"uq_users_username_key", "uq_users_email_key"}

@@ -55,7 +55,7 @@ def current_session_token() -> str | None:
 
 def init_auth(app: Quart, policy: SessionPolicy, secure_cookies: bool) -> QuartAuth:
     app.extensions["session_policy"] = policy
-    return QuartAuth(
+    auth = QuartAuth(
         app,
         cookie_secure=secure_cookies,
         cookie_samesite="Lax",
@@ -63,3 +63,7 @@ def init_auth(app: Quart, policy: SessionPolicy, secure_cookies: bool) -> QuartA
         duration=int(policy.remember_for.total_seconds()),
         user_class=SessionUser,
     )
+    # quart-auth adds ``current_user`` to templates with a plain function, which Quart runs
+    # in a worker thread at every render. Templates use ``viewer`` (quartapp.create_app).
+    app.template_context_processors[None].remove(auth._template_context)
+    return auth

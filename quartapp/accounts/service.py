@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,8 +15,10 @@ from quartapp.db import Database
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, LoginSession, User, utcnow
 
-# Writing last-seen on every request would make every page view a write.
-LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+# Writing last-seen on every request would make every page view a write, and on SQLite
+# writes take turns across all workers. So it is written at most once a minute per login:
+# a login without "remember me" may end up to that much before its idle timeout, never after.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class DuplicateUserError(Exception):
@@ -96,10 +98,17 @@ async def find_user_for_login(session: AsyncSession, login: str) -> User | None:
     return result
 
 
+# Built once: on every page, building these took about as long as running them.
+_USER_BY_USERNAME = select(User).where(User.username_key == bindparam("key"))
+_LOGIN_AND_USER = (
+    select(LoginSession, User)
+    .join(User, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+
+
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
-    result: User | None = await session.scalar(
-        select(User).where(User.username_key == username_key(username))
-    )
+    result: User | None = await session.scalar(_USER_BY_USERNAME, {"key": username_key(username)})
     return result
 
 
@@ -128,13 +137,7 @@ async def resolve_session(
     db: Database, session: AsyncSession, token: str, policy: SessionPolicy
 ) -> User | None:
     """The user a login id belongs to, or None when it is unknown, revoked or expired."""
-    row = (
-        await session.execute(
-            select(LoginSession, User)
-            .join(User, LoginSession.user_id == User.id)
-            .where(LoginSession.token_hash == hash_token(token))
-        )
-    ).first()
+    row = (await session.execute(_LOGIN_AND_USER, {"token_hash": hash_token(token)})).first()
     if row is None:
         return None
     login, user = row

@@ -13,7 +13,6 @@ from quartapp.db import get_database, request_session
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
-from quartapp.live import events
 from quartapp.models import MAX_ID, Entry, User
 
 blueprint = Blueprint("journal", __name__, template_folder="templates")
@@ -47,12 +46,8 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
 
 async def _home_page(viewer: User | None, form: EntryForm, status: int = 200) -> tuple[str, int]:
     before = _before_argument()
-    # Read first: an entry committed between the two reads is then replayed, never missed.
-    live_seq = await events.newest_seq(request_session())
     page = await store.visible_page(request_session(), viewer.id if viewer else None, before=before)
-    html = await render_template(
-        "journal/index.html", page=page, form=form, before=before, live_seq=live_seq
-    )
+    html = await render_template("journal/index.html", page=page, form=form, before=before)
     return html, status
 
 
@@ -114,10 +109,7 @@ async def profile(username: str) -> str:
         abort(404)
     viewer = await current_account()
     before = _before_argument()
-    live_seq = await events.newest_seq(request_session())
     page = await store.visible_page(
         request_session(), viewer.id if viewer else None, before=before, author_id=author.id
     )
-    return await render_template(
-        "journal/profile.html", author=author, page=page, before=before, live_seq=live_seq
-    )
+    return await render_template("journal/profile.html", author=author, page=page, before=before)

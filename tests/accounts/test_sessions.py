@@ -182,6 +182,48 @@ async def test_idle_session_expires_but_remembered_one_lasts(
     assert (await remembering.client.get("/account")).status_code == 200
 
 
+def stored_last_seen(database: TestDatabase) -> datetime:
+    return database.timestamp(database.scalar("SELECT last_seen_at FROM login_sessions"))
+
+
+def set_last_seen(database: TestDatabase, moment: datetime) -> None:
+    database.execute(
+        "UPDATE login_sessions SET last_seen_at = :moment", moment=database.time_value(moment)
+    )
+
+
+async def test_last_seen_is_written_at_most_once_a_minute(
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
+) -> None:
+    """Not a write per page view: a login seen 50 s ago is left alone, one seen 70 s ago
+    is brought up to date (and the idle clock restarts from then)."""
+    await auth.register_and_login("alice")
+    recently = datetime.now(UTC) - timedelta(seconds=50)
+    set_last_seen(test_database, recently)
+    for _ in range(3):
+        assert (await client.get("/account")).status_code == 200
+    assert stored_last_seen(test_database) == recently
+
+    set_last_seen(test_database, datetime.now(UTC) - timedelta(seconds=70))
+    before = datetime.now(UTC)
+    assert (await client.get("/account")).status_code == 200
+    assert before <= stored_last_seen(test_database) <= datetime.now(UTC)
+
+
+async def test_a_login_used_within_its_idle_timeout_lasts(
+    app: Quart, client: Client, auth: AuthActions, test_database: TestDatabase
+) -> None:
+    """Seen 23 h 58 min ago with a 24 h idle timeout: still logged in, and the clock restarts,
+    so using the site now and then keeps a login alive for good."""
+    await auth.register_and_login("alice")
+    for _ in range(3):
+        set_last_seen(test_database, datetime.now(UTC) - timedelta(hours=23, minutes=58))
+        assert (await client.get("/account")).status_code == 200
+        assert datetime.now(UTC) - stored_last_seen(test_database) < timedelta(seconds=5)
+    set_last_seen(test_database, datetime.now(UTC) - timedelta(hours=24, seconds=5))
+    assert (await client.get("/account")).status_code == 303  # idle past the timeout
+
+
 def set_cookie(response: Response, name: str) -> str:
     headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")]
     assert len(headers) == 1, response.headers

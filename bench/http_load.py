@@ -1,0 +1,544 @@
+"""Benchmark: HTTP throughput and latency of the main pages. Not a test; prints a table.
+
+Seeds a fresh SQLite database (migrated by Alembic) with 100 users and 10,000 entries whose
+HTML comes from the app's own Markdown renderer, starts hypercorn on 127.0.0.1 with 1 and
+then 2 workers, and drives it with wrk (a separate process, Debian's ``wrk`` package): the
+home page, an entry page and a profile page, each as a visitor and logged in (the cookie is
+sent by a wrk Lua script). Each cell is the median of ``--runs`` runs. hypercorn's workers
+share one listening socket, and one of them can accept all of a handful of keep-alive
+connections: such a run measures one worker. So with more than one worker a run counts
+only when every worker held at least half its even share of wrk's connections (counted
+with ``ss -tnp`` while it runs); it is repeated up to 5 times otherwise, and the table
+shows how the connections were split in each counted run. The workers' CPU time per
+request is shown too: it varies less than requests per second on a shared machine.
+
+Then the p99 latency of ``/healthz`` while 16 logins (default Argon2 parameters) are hashing
+at once, against the same without logins: the event loop must never stall.
+
+    .venv/bin/python bench/http_load.py                     # everything, ~10 minutes
+    .venv/bin/python bench/http_load.py --workers 2 --seconds 5 --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from quartapp.accounts.hashing import PasswordHashing
+from quartapp.config import Settings
+from quartapp.db import Database
+from quartapp.journal.render import render_markdown
+from quartapp.models import PRIVATE, PUBLIC, Entry, User, utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+USERS = 100
+ENTRIES = 10_000
+PRIVATE_EVERY = 10  # one entry in ten is private
+PASSWORD = "bench password 123"
+VIEWER = "writer001"
+BALANCE_ATTEMPTS = 5
+LOGINS_IN_FLIGHT = 16
+_RESULT_MARK = "BENCH_RESULT "
+_SAFE_COOKIE = re.compile(r"^[A-Za-z0-9_.=;\- ]+$")
+
+WORDS = [
+    "morning", "coffee", "garden", "river", "walk", "letter", "winter", "notes", "quiet",
+    "city", "train", "book", "friend", "market", "rain", "light", "window", "evening",
+    "music", "kitchen", "bread", "harbour", "lamp", "stone", "field",
+]  # fmt: skip
+
+
+# --- seeding -------------------------------------------------------------------------------
+
+
+def entry_markdown(rng: random.Random, number: int) -> str:
+    """A few paragraphs with the usual Markdown: emphasis, code, a link and a list."""
+
+    def sentence() -> str:
+        words = rng.choices(WORDS, k=rng.randint(8, 16))
+        words[rng.randrange(len(words))] = f"**{rng.choice(WORDS)}**"
+        words[rng.randrange(len(words))] = f"*{rng.choice(WORDS)}*"
+        return " ".join(words).capitalize() + "."
+
+    paragraphs = [" ".join(sentence() for _ in range(rng.randint(2, 4))) for _ in range(2)]
+    items = "\n".join(f"- {sentence()}" for _ in range(3))
+    link = f"See [entry {number}](https://example.com/{number}) and `code_{number}()`."
+    return "\n\n".join([paragraphs[0], items, paragraphs[1], link])
+
+
+async def seed(database_url: str) -> None:
+    """100 users sharing one real Argon2 hash (default parameters), then 10,000 entries
+    rendered by the app's Markdown path, in two bulk inserts."""
+    defaults = Settings()
+    hashing = PasswordHashing(
+        defaults.argon2_time_cost, defaults.argon2_memory_kib, defaults.argon2_parallelism
+    )
+    password_hash = await hashing.hash(PASSWORD)
+    hashing.close()
+    now = utcnow()
+    users = [
+        {
+            "username": f"writer{n:03}",
+            "username_key": f"writer{n:03}",
+            "email": f"writer{n:03}@example.com",
+            "email_key": f"writer{n:03}@example.com",
+            "password_hash": password_hash,
+            "about": f"Writer number {n}.",
+            "created_at": now - timedelta(days=365),
+        }
+        for n in range(1, USERS + 1)
+    ]
+    rng = random.Random(5)  # noqa: S311 (sample text, not a secret)
+    entries = []
+    for n in range(1, ENTRIES + 1):
+        body = entry_markdown(rng, n)
+        entries.append(
+            {
+                "author_id": (n - 1) % USERS + 1,
+                "title": f"Entry {n}: {rng.choice(WORDS)} and {rng.choice(WORDS)}",
+                "body": body,
+                "body_html": render_markdown(body),
+                "visibility": PRIVATE if n % PRIVATE_EVERY == 0 else PUBLIC,
+                "created_at": now - timedelta(minutes=ENTRIES - n),
+            }
+        )
+    database = Database(database_url)
+    await database.open()
+    try:
+        async with database.transaction() as session:
+            await session.execute(insert(User), users)
+            await session.execute(insert(Entry), entries)
+    finally:
+        await database.close()
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+    def workers(self) -> list[int]:
+        """hypercorn's worker processes (not multiprocessing's resource tracker)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the workers have used so far."""
+        ticks = 0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_environment(work: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
+        "INSTANCE_PATH": str(work / "instance"),
+        "SECRET_KEY": "bench-" + "k" * 40,
+        "RATE_LIMITS_ENABLED": "false",  # the login burst and wrk come from one address
+    }
+    for name in ("REDIS_URL", "LOG_LEVEL", "LOG_FORMAT", "QUARTAPP_ENV"):
+        env.pop(name, None)
+    for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM"):
+        env.pop(name, None)  # the defaults, as deployed
+    return env
+
+
+def wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def server(workers: int, work: Path, worker_class: str | None = None) -> Iterator[Server]:
+    """hypercorn with the repository's hypercorn.toml on a free loopback port."""
+    port = free_port()
+    log = work / f"server-{workers}.log"
+    command = [
+        str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+    ]  # fmt: skip
+    if worker_class:
+        command += ["--worker-class", worker_class]
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [*command, "quartapp:create_app()"],
+            env=server_environment(work), cwd=ROOT, stdout=log_file, stderr=log_file,
+        )  # fmt: skip
+    try:
+        wait_until_healthy(port, process, log)
+        yield Server(port, process.pid)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- HTTP helpers for logging in -----------------------------------------------------------
+
+
+def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
+    found = {}
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        found[name.strip()] = rest.split(";", 1)[0]
+    return found
+
+
+def _cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def _request(
+    port: int, method: str, path: str, cookies: dict[str, str], form: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    """One request on a new connection: status, body and the cookies it set."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": _cookie_header(cookies)} if cookies else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(), _cookies(response)
+    finally:
+        connection.close()
+
+
+def log_in(port: int, username: str) -> dict[str, str]:
+    """Log in through the form, as a browser would; the cookies that say who we are."""
+    status, page, cookies = _request(port, "GET", "/login", {})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if status != 200 or token is None:
+        raise RuntimeError(f"GET /login answered {status}")
+    fields = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    status, _, set_cookies = _request(port, "POST", "/login", cookies, fields)
+    if status != 303:
+        raise RuntimeError(f"POST /login answered {status}")
+    cookies.update(set_cookies)
+    return cookies
+
+
+def settled_login_cookie(port: int) -> str:
+    """The viewer's Cookie header, once the home page has put its CSRF token in it, so that
+    wrk's requests are answered without a new Set-Cookie (as a browser's would be)."""
+    cookies = log_in(port, VIEWER)
+    _, _, set_cookies = _request(port, "GET", "/", cookies)
+    cookies.update(set_cookies)
+    status, page, set_again = _request(port, "GET", "/", cookies)
+    if status != 200 or "Log out" not in page:
+        raise RuntimeError("the bench viewer is not logged in")
+    if set_again:
+        raise RuntimeError(f"the session cookie keeps changing: {set_again}")
+    header = _cookie_header(cookies)
+    if not _SAFE_COOKIE.match(header):
+        raise RuntimeError("unexpected characters in the cookie")
+    return header
+
+
+# --- wrk -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int  # socket errors, timeouts and non-2xx/3xx answers
+    cpu_ms: float  # the workers' CPU time per request: steadier than req/s on a busy machine
+    connections: tuple[int, ...]  # wrk's connections held by each worker, largest first
+
+
+LUA = """
+{cookie_line}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{mark}{{"requests": %d, "duration_us": %d, "errors": %d, '
+    .. '"p50_us": %d, "p99_us": %d, "max_us": %d}}\\n',
+    summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def wrk_script(work: Path, cookie: str | None) -> Path:
+    cookie_line = f"wrk.headers['Cookie'] = {json.dumps(cookie)}" if cookie else ""
+    script = work / ("logged-in.lua" if cookie else "visitor.lua")
+    script.write_text(LUA.format(cookie_line=cookie_line, mark=_RESULT_MARK))
+    return script
+
+
+def connections_by_worker(target: Server) -> tuple[int, ...]:
+    """wrk's established connections, counted by the worker process that holds them."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{target.port} )"],
+        capture_output=True, text=True, check=True, timeout=10,
+    ).stdout  # fmt: skip
+    held = Counter(int(pid) for pid in re.findall(r"pid=(\d+)", listing))
+    return tuple(sorted((held.get(pid, 0) for pid in target.workers()), reverse=True))
+
+
+def wrk(
+    target: Server, path: str, script: Path, seconds: float, connections: int, threads: int
+) -> Run:
+    command = [
+        WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{target.port}{path}",
+    ]  # fmt: skip
+    cpu_before = target.cpu_seconds()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(min(2.0, seconds / 2))  # connections are all open by now
+        split = connections_by_worker(target)
+        output, _ = process.communicate(timeout=seconds + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    line = next((x for x in output.splitlines() if x.startswith(_RESULT_MARK)), None)
+    if process.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    result = json.loads(line[len(_RESULT_MARK) :])
+    cpu = target.cpu_seconds() - cpu_before
+    return Run(
+        requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
+        p50_ms=result["p50_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        max_ms=result["max_us"] / 1000,
+        errors=result["errors"],
+        cpu_ms=cpu * 1000 / max(1, result["requests"]),
+        connections=split,
+    )
+
+
+def balanced_run(
+    target: Server, path: str, script: Path, seconds: float, connections: int, threads: int
+) -> Run:
+    """A run in which every worker held at least half its even share of the connections,
+    if one comes within a few tries; otherwise the most even of them."""
+    fair_share = connections // (2 * len(target.workers()))
+    best = wrk(target, path, script, seconds, connections, threads)
+    for _ in range(BALANCE_ATTEMPTS - 1):
+        if min(best.connections) >= fair_share:
+            break
+        run = wrk(target, path, script, seconds, connections, threads)
+        if min(run.connections) > min(best.connections):
+            best = run
+    return best
+
+
+@dataclass(frozen=True)
+class Cell:
+    page: str
+    viewer: str
+    workers: int
+    runs: list[Run]
+
+    def median(self, field: str) -> float:
+        return float(statistics.median(getattr(run, field) for run in self.runs))
+
+    def row(self) -> str:
+        splits = ", ".join("+".join(map(str, run.connections)) for run in self.runs)
+        rates = [run.requests_per_second for run in self.runs]
+        return (
+            f"| {self.page} | {self.viewer} | {self.workers} "
+            f"| {self.median('requests_per_second'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} "
+            f"| {self.median('p50_ms'):.1f} | {self.median('p99_ms'):.1f} "
+            f"| {self.median('cpu_ms'):.2f} | {sum(run.errors for run in self.runs)} | {splits} |"
+        )
+
+
+# --- logins while /healthz is measured -----------------------------------------------------
+
+
+@dataclass
+class LoginBurst:
+    """``LOGINS_IN_FLIGHT`` clients, each logging in again as soon as it is let in."""
+
+    port: int
+    stop: threading.Event
+    durations_ms: list[float]
+    failures: int = 0
+
+    def client(self, number: int) -> None:
+        username = f"writer{number % USERS + 1:03}"
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            try:
+                log_in(self.port, username)
+            except (RuntimeError, OSError):
+                self.failures += 1
+                continue
+            self.durations_ms.append((time.perf_counter() - started) * 1000)
+
+
+def healthz_during_logins(
+    target: Server, script: Path, seconds: float
+) -> tuple[Run, Run, list[float], int]:
+    """/healthz alone, then /healthz while 16 logins hash: (quiet, busy, login ms, failed)."""
+    quiet = wrk(target, "/healthz", script, seconds, connections=2, threads=1)
+    burst = LoginBurst(target.port, threading.Event(), [])
+    clients = [
+        threading.Thread(target=burst.client, args=(n,), daemon=True)
+        for n in range(LOGINS_IN_FLIGHT)
+    ]
+    for thread in clients:
+        thread.start()
+    try:
+        time.sleep(1)  # the first hashes are running
+        busy = wrk(target, "/healthz", script, seconds, connections=2, threads=1)
+    finally:
+        burst.stop.set()
+        for thread in clients:
+            thread.join(60)
+    return quiet, busy, burst.durations_ms, burst.failures
+
+
+# --- the whole benchmark -------------------------------------------------------------------
+
+
+def pages() -> dict[str, str]:
+    entry_id = ENTRIES // 2 + 2  # public (not a multiple of PRIVATE_EVERY), by writer002
+    return {"home": "/", "entry": f"/entries/{entry_id}", "profile": "/u/writer050"}
+
+
+def measure_workers(workers: int, work: Path, args: argparse.Namespace) -> str | None:
+    """Print a row for each page and viewer; return the /healthz row (printed last)."""
+    with server(workers, work, args.worker_class) as target:
+        visitor = wrk_script(work, None)
+        logged_in = wrk_script(work, settled_login_cookie(target.port))
+        wrk(target, "/", logged_in, 2, args.connections, args.threads)  # warm-up
+        for page, path in pages().items():
+            for viewer, script in (("visitor", visitor), ("logged in", logged_in)):
+                runs = [
+                    balanced_run(target, path, script, args.seconds, args.connections, args.threads)
+                    for _ in range(args.runs)
+                ]
+                print(Cell(page, viewer, workers, runs).row(), flush=True)
+        if args.skip_logins:
+            return None
+        quiet, busy, logins, failed = healthz_during_logins(target, visitor, args.seconds)
+    login_p50 = statistics.median(logins) if logins else float("nan")
+    return (
+        f"| {workers} | {quiet.p50_ms:.1f} | {quiet.p99_ms:.1f} | {busy.p50_ms:.1f} "
+        f"| {busy.p99_ms:.1f} | {busy.max_ms:.1f} | {len(logins)} | {login_p50:,.0f} "
+        f"| {failed} |"
+    )
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}; "
+        f"load average {load}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per cell (the median is shown)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--worker-class", help="hypercorn's worker class (default: hypercorn.toml's)"
+    )
+    parser.add_argument("--skip-logins", action="store_true", help="skip the /healthz part")
+    args = parser.parse_args()
+    if not Path(WRK).exists():
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="http-load-"))
+    try:
+        env = server_environment(work)
+        subprocess.run(
+            [sys.executable, "-m", "quartapp", "db", "upgrade"],
+            env=env, cwd=ROOT, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        started = time.perf_counter()
+        asyncio.run(seed(env["DATABASE_URL"]))
+        print(f"# seeded {USERS} users and {ENTRIES:,} entries in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(f"# {machine()}")
+        print(f"# wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, "
+              f"median of {args.runs} runs", flush=True)  # fmt: skip
+        print("| page | viewer | workers | req/s | req/s range | p50 ms | p99 ms "
+              "| CPU ms/req | errors | connections per worker, each run |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+        login_lines = []
+        for workers in args.workers:
+            line = measure_workers(workers, work, args)
+            if line is not None:
+                login_lines.append(line)
+        if login_lines:
+            print(f"\n# /healthz (wrk -t1 -c2) alone, then while {LOGINS_IN_FLIGHT} logins hash")
+            print("| workers | quiet p50 ms | quiet p99 ms | logins p50 ms | logins p99 ms "
+                  "| logins max ms | logins done | login p50 ms | login failures |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|---|")
+            print("\n".join(login_lines))
+        print(f"# end: {machine()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
