@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -41,22 +42,64 @@ class Recheck:
     """Put on a connection's queue when its user's login sessions changed."""
 
 
-@dataclass(eq=False)  # compared and hashed by identity: they live in a set
+Outgoing = tuple[int | None, str] | Close | Recheck  # (seq, text); seq None: not an event
+
+
+class Mailbox:
+    """A connection's bounded queue, for its one sender task.
+
+    An ``asyncio.Queue`` costs ~3.3 KB (three deques, an event, a dict); this, a deque and
+    the sender's waiting future: ~0.8 KB, at 5,000 connections 12 MB less.
+    """
+
+    __slots__ = ("_items", "_limit", "_waiter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Outgoing] = deque()
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Outgoing) -> bool:
+        """Queue an item; False (and nothing queued) when the mailbox is full."""
+        if len(self._items) >= self._limit:
+            return False
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        return True
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def popleft(self) -> Outgoing:
+        return self._items.popleft()
+
+    async def get(self) -> Outgoing:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+@dataclass(eq=False, slots=True)  # compared and hashed by identity: they live in a set
 class Connection:
     user_id: int | None
     session_token: str | None
-    # (seq, text) to send; seq None for replies that are not events (pong).
-    queue: asyncio.Queue[tuple[int | None, str] | Close | Recheck]
+    queue: Mailbox
     # Events up to this seq were sent by the replay; live copies of them are skipped.
     replayed_through: int = 0
     closing: bool = field(default=False)
 
-    def offer(self, item: tuple[int | None, str] | Close | Recheck) -> None:
+    def offer(self, item: Outgoing) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if not self.queue.put(item):
             self.close(TRY_AGAIN_LATER, "too far behind; resume from your last seq")
 
     def close(self, code: int, reason: str) -> None:
@@ -64,9 +107,8 @@ class Connection:
         if self.closing:
             return
         self.closing = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(Close(code, reason))
+        self.queue.clear()
+        self.queue.put(Close(code, reason))
 
 
 # (entry id) -> (card for readers, card for the author); a missing id was deleted since.
@@ -162,7 +204,7 @@ class Hub:
         await self.broker.notify()
 
     def connect(self, user_id: int | None, session_token: str | None) -> Connection:
-        connection = Connection(user_id, session_token, asyncio.Queue(self.queue_size))
+        connection = Connection(user_id, session_token, Mailbox(self.queue_size))
         self.connections.add(connection)
         return connection
 
