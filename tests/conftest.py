@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -68,26 +68,25 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
         made.close()
 
 
-@pytest.fixture
-def test_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
-    """A database just like the migrated template, for this test alone."""
-    database = TestDatabase(databases.for_test(tmp_path))
+def _for_the_test(databases: Databases, url: str) -> Iterator[TestDatabase]:
+    database = TestDatabase(url)
     try:
         yield database
     finally:
         database.dispose()
-        databases.release(database.url)
+        databases.release(url)
+
+
+@pytest.fixture
+def test_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A database just like the migrated template, for this test alone."""
+    yield from _for_the_test(databases, databases.for_test(tmp_path))
 
 
 @pytest.fixture
 def empty_database(databases: Databases, tmp_path: Path) -> Iterator[TestDatabase]:
     """A database with no tables at all, for the migrations to fill."""
-    database = TestDatabase(databases.empty(tmp_path))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        databases.release(database.url)
+    yield from _for_the_test(databases, databases.empty(tmp_path))
 
 
 @pytest.fixture
@@ -154,6 +153,26 @@ def make_app(
         return create_app(settings)
 
     return factory
+
+
+Start = Callable[..., Awaitable[Quart]]
+
+
+@pytest.fixture
+async def started(make_app: Any) -> AsyncIterator[Start]:
+    """Build and start an app with these settings; stopped when the test ends."""
+    running: list[Any] = []
+
+    async def start(**settings: Any) -> Quart:
+        test_app = make_app(**settings).test_app()
+        await test_app.startup()
+        running.append(test_app)
+        app: Quart = test_app.app
+        return app
+
+    yield start
+    for test_app in running:
+        await test_app.shutdown()
 
 
 @pytest.fixture

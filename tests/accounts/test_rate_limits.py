@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from quart import Quart
-from quart.typing import TestAppProtocol as StartedApp
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 from quartapp.config import ConfigError, RateLimitSpec, load_settings
+from tests.conftest import Start
 from tests.helpers import csrf_token, page_text
 
 LOGIN_FORM = {"username": "nobody", "password": "not a password"}
@@ -39,26 +37,6 @@ async def attempt(
 
 async def statuses(client: Client, count: int, path: str = "/login", **kwargs: Any) -> list[int]:
     return [(await attempt(client, path, **kwargs)).status_code for _ in range(count)]
-
-
-Start = Callable[..., Awaitable[Quart]]
-
-
-@pytest.fixture
-async def started(make_app: Any) -> AsyncIterator[Start]:
-    """Build and start an app with these settings; stopped when the test ends."""
-    apps: list[StartedApp] = []
-
-    async def start(**settings: Any) -> Quart:
-        test_app = make_app(**settings).test_app()
-        await test_app.startup()
-        apps.append(test_app)
-        app: Quart = test_app.app
-        return app
-
-    yield start
-    for test_app in apps:
-        await test_app.shutdown()
 
 
 async def test_login_allows_10_a_minute_then_answers_429(client: Client) -> None:

@@ -9,41 +9,21 @@ addresses are only in headers.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from quart import Quart
 from quart.testing.connections import WebsocketResponseError
 from quart.typing import TestClientProtocol as Client
 
 from quartapp.config import ConfigError, load_settings
 from quartapp.security import HSTS
+from tests.conftest import Start
 from tests.helpers import csrf_token
 
 PROXY_CONNECTION = {"client": ("10.0.0.2", 40000)}
 PROXY: dict[str, Any] = {"scope_base": PROXY_CONNECTION}
 LOGIN_LIMIT = 10  # RATE_LIMIT_LOGIN's default, per minute
 JOURNAL = "https://journal.example"
-
-Start = Callable[..., Awaitable[Quart]]
-
-
-@pytest.fixture
-async def started(make_app: Any) -> AsyncIterator[Start]:
-    """Build and start an app with these settings; stopped when the test ends."""
-    running: list[Any] = []
-
-    async def start(**settings: Any) -> Quart:
-        test_app = make_app(**settings).test_app()
-        await test_app.startup()
-        running.append(test_app)
-        app: Quart = test_app.app
-        return app
-
-    yield start
-    for test_app in running:
-        await test_app.shutdown()
 
 
 async def failed_login(client: Client, headers: dict[str, str]) -> int:

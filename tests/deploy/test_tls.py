@@ -11,11 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import re
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,18 +27,15 @@ from quartapp.security import HSTS
 from tests.conftest import Databases
 from tests.deploy.certificates import Certificate, make_self_signed
 from tests.live.servers import (
-    BASE_ENVIRONMENT,
-    HYPERCORN_CONFIG,
+    CSRF_RE,
     PASSWORD,
-    PROJECT_ROOT,
     START_TIMEOUT,
     Server,
     database_environment,
-    free_port,
     next_message,
+    start,
 )
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PRODUCTION = {"QUARTAPP_ENV": "production", "SECRET_KEY": "tls-test-secret-key-" + "y" * 40}
 
 
@@ -94,39 +87,10 @@ def tls(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Itera
     folder = tmp_path_factory.mktemp("tls")
     certificate = make_self_signed(folder)
     database = databases.clone(folder)  # the module's own: it outlives each test
-    port = free_port()
-    log_path = folder / "hypercorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--config",
-                str(HYPERCORN_CONFIG),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--certfile",
-                str(certificate.certfile),
-                "--keyfile",
-                str(certificate.keyfile),
-                "--access-logfile",
-                "-",
-                "quartapp:create_app()",
-            ],
-            cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                **BASE_ENVIRONMENT,
-                **database_environment(database, folder / "instance"),
-                **PRODUCTION,
-            },
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = TLSServer(Server("tls", port, log_path, process), certificate)
+    options = ["--certfile", str(certificate.certfile), "--keyfile", str(certificate.keyfile)]
+    options += ["--access-logfile", "-"]
+    environment = {**database_environment(database, folder / "instance"), **PRODUCTION}
+    server = TLSServer(start("tls", folder, environment, options), certificate)
     try:
         server.wait_ready()
         yield server

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +110,13 @@ class Server:
         self.process.wait(5)
 
 
-def start(name: str, tmp_path: Path, environment: Mapping[str, str]) -> Server:
+def start(
+    name: str,
+    tmp_path: Path,
+    environment: Mapping[str, str],
+    hypercorn_options: Sequence[str] = (),
+) -> Server:
+    """``hypercorn --config hypercorn.toml`` on a free port, with these options added."""
     port = free_port()
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log:
@@ -123,6 +129,7 @@ def start(name: str, tmp_path: Path, environment: Mapping[str, str]) -> Server:
                 str(HYPERCORN_CONFIG),
                 "--bind",
                 f"127.0.0.1:{port}",
+                *hypercorn_options,
                 "quartapp:create_app()",
             ],
             cwd=PROJECT_ROOT,
