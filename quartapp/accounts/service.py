@@ -143,19 +143,20 @@ async def resolve_session(
     login, user = row
     now = utcnow()
     expired = policy.is_expired(login, now)
-    if expired or now - login.last_seen_at > LAST_SEEN_RESOLUTION:
-        # Give the read connection back before waiting for a writer: callers holding one
-        # while waiting for another could drain the pool (a websocket's recheck holds its
-        # own reader, which transaction() does not know of). What was read stays readable.
-        await session.close()
+    stale = now - login.last_seen_at > LAST_SEEN_RESOLUTION
+    if not (expired or stale):
+        return user
+    # Give the read connection back before waiting for a writer: callers holding one while
+    # waiting for another could drain the pool (a websocket's recheck holds its own reader,
+    # which transaction() does not know of). What was read stays readable.
+    await session.close()
     if expired:
         await end_session(db, token)
         return None
-    if now - login.last_seen_at > LAST_SEEN_RESOLUTION:
-        async with db.transaction() as write:
-            await write.execute(
-                update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now)
-            )
+    async with db.transaction() as write:
+        await write.execute(
+            update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now)
+        )
     return user
 
 
