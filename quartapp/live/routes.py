@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Blueprint, current_app, g, websocket
 
 from quartapp.accounts import service as accounts
@@ -56,14 +56,15 @@ class SendThrough:
     the server's ``send`` directly instead; accepting and closing still go through Quart.
     """
 
-    def __init__(self, app: Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Any]) -> None:
+    def __init__(self, app: ASGIFramework) -> None:
         self.app = app
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         if scope["type"] == "websocket":
-            # In place: a copy would double the scope kept for every open socket.
+            # In place, a key the server never reads: a copy would double the scope kept
+            # for every open socket.
             scope[ASGI_SEND] = send  # type: ignore[literal-required]
         await self.app(scope, receive, send)
 
