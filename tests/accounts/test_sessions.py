@@ -11,6 +11,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 from quart_auth import QuartAuth
 
+from quartapp.accounts import service
 from tests.database import TestDatabase
 from tests.helpers import CSRF_RE, DEFAULT_PASSWORD, AuthActions, page_text, post_form
 
@@ -272,3 +273,21 @@ async def _csrf_from(response: Response) -> str:
     match = CSRF_RE.search(await page_text(response))
     assert match is not None
     return match.group(1)
+
+
+async def test_a_stale_login_gives_its_read_connection_back_before_writing(
+    app: Quart, test_database: TestDatabase
+) -> None:
+    """A caller's reader (a websocket's recheck holds its own) would otherwise hold one
+    connection while the last-seen write waits for another: enough of them drain the pool."""
+    database = app.extensions["database"]
+    policy = app.extensions["session_policy"]
+    user = await service.create_user(database, "alice", "alice@example.com", "x")
+    token = await service.start_session(database, user.id, remember=False)
+    set_last_seen(test_database, datetime.now(UTC) - timedelta(minutes=2))
+    async with database.reader() as reader:
+        assert await service.resolve_session(database, reader, token, policy) is not None
+        assert not reader.in_transaction()  # its connection is back in the pool
+    async with database.reader() as reader:  # seen just now: nothing to write, kept open
+        assert await service.resolve_session(database, reader, token, policy) is not None
+        assert reader.in_transaction()
