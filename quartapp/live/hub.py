@@ -14,10 +14,12 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from quartapp.db import Database
 from quartapp.live import events
 from quartapp.live.broker import Broker
+from quartapp.live.direct import DirectWriter, text_frame
 from quartapp.models import Event
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,10 @@ class Mailbox:
     def clear(self) -> None:
         self._items.clear()
 
+    def sender_waiting(self) -> bool:
+        """Empty, and its sender is waiting for the next item (not busy sending one)."""
+        return self._waiter is not None and not self._waiter.done()
+
     def popleft(self) -> Outgoing:
         return self._items.popleft()
 
@@ -95,9 +101,26 @@ class Connection:
     # Events up to this seq were sent by the replay; live copies of them are skipped.
     replayed_through: int = 0
     closing: bool = field(default=False)
+    # Set for sockets whose frames can be written past the server's stream (direct.py).
+    writer: DirectWriter | None = None
 
-    def offer(self, item: Outgoing) -> None:
+    def offer(self, item: Outgoing, frame: bytes | None = None) -> None:
+        """Queue an item for the sender; or write ``frame`` (the item framed) right away.
+
+        Written right away only while the sender waits with nothing queued and the socket
+        has nothing buffered: then nothing can be sent out of order, and a slow peer's
+        messages still go through the bounded queue.
+        """
         if self.closing:
+            return
+        writer = self.writer
+        if (
+            frame is not None
+            and writer is not None
+            and self.queue.sender_waiting()
+            and writer.ready()
+        ):
+            writer.write(frame)
             return
         if not self.queue.put(item):
             self.close(TRY_AGAIN_LATER, "too far behind; resume from your last seq")
@@ -137,7 +160,7 @@ def message(event: Event, kind: str, html: str | None) -> str:
 
 @dataclass(frozen=True)
 class Audiences:
-    """One event serialized for each audience; None where that audience sees nothing."""
+    """One event serialized (and framed) for each audience; None where it sees nothing."""
 
     seq: int
     author_id: int
@@ -147,6 +170,18 @@ class Audiences:
 
     def for_user(self, user_id: int | None) -> str | None:
         return self.for_author if user_id == self.author_id else self.for_readers
+
+    # Framed once per audience, at the first socket that takes frames (direct.py).
+    @cached_property
+    def author_frame(self) -> bytes | None:
+        return None if self.for_author is None else text_frame(self.for_author)
+
+    @cached_property
+    def readers_frame(self) -> bytes | None:
+        return None if self.for_readers is None else text_frame(self.for_readers)
+
+    def frame_for_user(self, user_id: int | None) -> bytes | None:
+        return self.author_frame if user_id == self.author_id else self.readers_frame
 
 
 async def serialize(batch: list[Event], render_cards: RenderCards) -> list[Audiences]:
@@ -251,4 +286,4 @@ class Hub:
                     continue
                 text = item.for_user(connection.user_id)
                 if text is not None:
-                    connection.offer((item.seq, text))
+                    connection.offer((item.seq, text), item.frame_for_user(connection.user_id))

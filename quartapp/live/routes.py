@@ -24,6 +24,7 @@ from quartapp.accounts import service as accounts
 from quartapp.accounts.auth import current_account, current_session_token
 from quartapp.db import get_database
 from quartapp.live import events
+from quartapp.live.direct import direct_writer
 from quartapp.live.hub import (
     POLICY_VIOLATION,
     Close,
@@ -69,9 +70,12 @@ class SendThrough:
         await self.app(scope, receive, send)
 
 
-def text_sender() -> SendText:
+def asgi_send() -> ASGISendCallable:
     send: ASGISendCallable = websocket.scope[ASGI_SEND]  # type: ignore[literal-required]
+    return send
 
+
+def text_sender(send: ASGISendCallable) -> SendText:
     async def send_text(text: str) -> None:
         await send({"type": "websocket.send", "bytes": None, "text": text})
 
@@ -188,8 +192,10 @@ async def live() -> Any:
     if session is not None:
         await session.close()
     await websocket.accept()
-    send_text = text_sender()
+    send = asgi_send()
+    send_text = text_sender(send)
     connection = hub.connect(viewer.id if viewer else None, token)
+    connection.writer = direct_writer(websocket.scope, send)
     receiver: asyncio.Task[None] | None = None
     try:
         try:

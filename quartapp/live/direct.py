@@ -1,0 +1,99 @@
+"""Writing a live event to thousands of sockets: framed once, written straight to each.
+
+A server's websocket frames are not masked, so without an extension (no
+permessage-deflate) one message is the same bytes on every socket. hypercorn frames each
+message again for every socket and takes it through four awaited layers (its stream, the
+wsproto connection, the HTTP/1.1 protocol, the TCP server's lock and drain); at 5,000
+sockets that was about half of a post's fan-out. For a socket whose peer keeps up, the
+hub writes the frame to the socket's transport itself, in one synchronous call.
+
+This reaches into hypercorn's objects behind the ASGI ``send`` callable, which are not
+part of its API. ``direct_writer`` therefore checks every class on the way and answers
+None for anything it does not recognise (another server, the trio worker, HTTP/2, an
+extension negotiated), and the connection then sends through ``send`` as any ASGI app.
+tests/live/test_direct.py fails if hypercorn changes underneath.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.typing import ASGISendCallable
+from wsproto.connection import ConnectionState
+
+FIN_TEXT = 0x81  # final fragment, opcode 1 (text)
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, uncompressed, unfragmented text frame (RFC 6455, section 5.2)."""
+    payload = text.encode("utf-8")
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", FIN_TEXT, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", FIN_TEXT, 126, length)
+    else:
+        header = struct.pack("!BBQ", FIN_TEXT, 127, length)
+    return header + payload
+
+
+class DirectWriter:
+    """A websocket's transport, for frames written past hypercorn's stream."""
+
+    __slots__ = ("_stream", "_transport")
+
+    def __init__(self, stream: WSStream, transport: asyncio.WriteTransport) -> None:
+        self._stream = stream
+        self._transport = transport
+
+    def ready(self) -> bool:
+        """Open and caught up: nothing of this socket's is waiting in the transport.
+
+        Anything buffered means the peer is slow; its messages then go through the
+        connection's bounded queue and hypercorn's drain, so it is closed with 1013 when
+        it falls too far behind instead of growing this buffer without end.
+        """
+        stream = self._stream
+        return (
+            stream.state is ASGIWebsocketState.CONNECTED
+            and not stream.closed
+            and stream.connection.state is ConnectionState.OPEN
+            and not self._transport.is_closing()
+            and self._transport.get_write_buffer_size() == 0
+        )
+
+    def write(self, frame: bytes) -> None:
+        self._transport.write(frame)
+
+
+def _offered_extensions(scope: Mapping[str, Any]) -> bool:
+    return any(name.lower() == b"sec-websocket-extensions" for name, _ in scope["headers"])
+
+
+def direct_writer(scope: Mapping[str, Any], send: ASGISendCallable) -> DirectWriter | None:
+    """The writer for an accepted websocket, if ``send`` is hypercorn's and frames are plain.
+
+    None unless ``send`` is an accepted HTTP/1.1 websocket stream of hypercorn's asyncio
+    worker and the client offered no extension (so none was negotiated).
+    """
+    if _offered_extensions(scope):
+        return None
+    stream: Any = getattr(send, "__self__", None)
+    if type(stream) is not WSStream or stream.state is not ASGIWebsocketState.CONNECTED:
+        return None
+    protocol: Any = getattr(stream.send, "__self__", None)
+    if type(protocol) is not H11Protocol:
+        return None
+    server: Any = getattr(protocol.send, "__self__", None)
+    if type(server) is not TCPServer:
+        return None
+    transport = server.writer.transport
+    if not isinstance(transport, asyncio.WriteTransport):
+        return None
+    return DirectWriter(stream, transport)

@@ -1,0 +1,242 @@
+"""Frames written straight to a socket's transport (live/direct.py), under real hypercorn.
+
+The app is served by hypercorn's asyncio worker in this process, on loopback, so the
+test can look at the hub's connections while real websocket clients read over TCP. If a
+hypercorn release moves the objects behind ``send``, the writer comes back None and
+these tests fail, rather than the fan-out silently slowing down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from quart import Quart
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection as WSProtoConnection
+from wsproto.events import CloseConnection, Request, TextMessage
+from wsproto.frame_protocol import FrameProtocol
+
+from quartapp.live.direct import text_frame
+from quartapp.live.hub import Audiences, Connection, Hub
+from tests.helpers import AuthActions
+from tests.live.servers import free_port
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70001])
+def test_a_frame_is_what_a_websocket_client_reads_as_one_text_message(length: int) -> None:
+    text = ("é" * length)[:length] if length % 2 else "x" * length
+    client = WSProtoConnection(ConnectionType.CLIENT)
+    client.receive_data(text_frame(text))
+    messages = list(client.events())
+    assert messages == [TextMessage(data=text, frame_finished=True, message_finished=True)]
+
+
+def test_a_frame_is_what_wsproto_would_have_sent() -> None:
+    server_side = FrameProtocol(client=False, extensions=[])
+    for text in ["", "hello", "ü" * 100, "x" * 126, "y" * 70_000]:
+        assert text_frame(text) == server_side.send_data(text, fin=True)
+
+
+@contextlib.asynccontextmanager
+async def served(app: Quart) -> AsyncIterator[int]:
+    """The app under hypercorn's asyncio worker on a loopback port, in this process."""
+    port = free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 1
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+
+
+def origin(port: int) -> Origin:
+    return Origin(f"http://127.0.0.1:{port}")  # the site's own: Host is 127.0.0.1:port
+
+
+def hub_of(app: Quart) -> Hub:
+    hub: Hub = app.extensions["live_hub"]
+    return hub
+
+
+async def wait_for_connections(hub: Hub, count: int) -> list[Connection]:
+    for _ in range(200):
+        ready = [c for c in hub.connections if c.queue.sender_waiting()]
+        if len(ready) == count:
+            return ready
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {count} live connections, have {len(hub.connections)}")
+
+
+@contextlib.asynccontextmanager
+async def reader(port: int, compression: str | None = None) -> AsyncIterator[ClientConnection]:
+    async with connect(
+        f"ws://127.0.0.1:{port}/ws",
+        origin=origin(port),
+        compression=compression,
+    ) as client:
+        await client.send(json.dumps({"since": 0}))
+        yield client
+
+
+async def next_message(client: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(client.recv(), 5))
+    return message
+
+
+async def test_plain_sockets_get_frames_directly_and_read_every_event_in_order(
+    make_app: Any,
+) -> None:
+    app = make_app(rate_limits_enabled=False)
+    async with served(app) as port, reader(port) as first, reader(port) as second:
+        [a, b] = await wait_for_connections(hub_of(app), 2)
+        assert a.writer is not None
+        assert b.writer is not None
+        alice = AuthActions(app.test_client())
+        await alice.register_and_login("alice")
+        entry = await alice.post_entry("one")
+        await alice.post_entry("two")
+        for client in (first, second):
+            created = [await next_message(client), await next_message(client)]
+            assert [m["type"] for m in created] == ["created", "created"]
+            assert created[0]["entry_id"] == entry
+            assert "one" in created[0]["html"]
+            assert created[1]["seq"] > created[0]["seq"]
+
+
+async def test_a_socket_that_offered_compression_is_sent_through_hypercorn(
+    make_app: Any,
+) -> None:
+    app = make_app(rate_limits_enabled=False)
+    async with served(app) as port, reader(port, compression="deflate") as client:
+        [connection] = await wait_for_connections(hub_of(app), 1)
+        assert connection.writer is None  # its frames are compressed per socket
+        alice = AuthActions(app.test_client())
+        await alice.register_and_login("alice")
+        entry = await alice.post_entry("compressed")
+        message = await next_message(client)
+        assert (message["type"], message["entry_id"]) == ("created", entry)
+
+
+def test_the_quart_test_client_has_no_direct_writer() -> None:
+    # Under Quart's test client ``send`` is not hypercorn's: everything goes through it,
+    # so tests/live/test_ws.py exercises the queue-and-send path.
+    from quartapp.live.direct import direct_writer
+
+    async def send(message: Any) -> None:
+        pass
+
+    assert direct_writer({"headers": []}, send) is None
+
+
+async def stuck_socket(port: int) -> tuple[socket.socket, WSConnection]:
+    """A websocket client that reads nothing until told to, with a small receive buffer."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(raw, ("127.0.0.1", port))
+    client = WSConnection(ConnectionType.CLIENT)
+    request = Request(
+        host=f"127.0.0.1:{port}", target="/ws", extra_headers=[(b"origin", origin(port).encode())]
+    )
+    await loop.sock_sendall(raw, client.send(request))
+    while True:
+        client.receive_data(await loop.sock_recv(raw, 65536))
+        if any(True for _ in client.events()):
+            break
+    await loop.sock_sendall(raw, client.send(TextMessage(data=json.dumps({"since": 0}))))
+    return raw, client
+
+
+async def read_until_closed(raw: socket.socket, client: WSConnection) -> tuple[list[int], int]:
+    loop = asyncio.get_running_loop()
+    seqs: list[int] = []
+    text = ""
+    while True:
+        data = await asyncio.wait_for(loop.sock_recv(raw, 1 << 20), 10)
+        client.receive_data(data or None)
+        for event in client.events():
+            if isinstance(event, TextMessage):
+                text += event.data
+                if event.message_finished:
+                    seqs.append(json.loads(text)["seq"])
+                    text = ""
+            elif isinstance(event, CloseConnection):
+                return seqs, event.code
+        if not data:
+            raise AssertionError("connection ended without a close frame")
+
+
+async def test_a_stuck_socket_falls_back_to_the_queue_and_is_closed_with_1013_in_order(
+    make_app: Any,
+) -> None:
+    app = make_app(rate_limits_enabled=False, live_queue_size=8)
+    hub = hub_of(app)
+    big = "x" * 60_000
+    count = 200  # 12 MB: more than the stuck socket's buffers and the transport's limit
+    async with served(app) as port, reader(port) as healthy:
+        raw, stuck_client = await stuck_socket(port)
+        try:
+            connections = await wait_for_connections(hub, 2)
+            assert all(c.writer is not None for c in connections)
+            first = hub.last_seq + 1
+            for seq in range(first, first + count):
+                body = {"seq": seq, "type": "created", "entry_id": seq, "html": big}
+                hub.fan_out([Audiences(seq, 0, None, json.dumps(body))])
+                received = await next_message(healthy)
+                assert received["seq"] == seq
+            # The stuck socket now reads what was sent to it: a run from the first event
+            # on, nothing skipped or reordered, then the close for falling behind.
+            seqs, code = await read_until_closed(raw, stuck_client)
+            assert code == 1013
+            assert seqs == list(range(first, first + len(seqs)))
+            assert len(seqs) < count
+        finally:
+            raw.close()
+
+
+async def test_live_events_during_a_replay_come_after_it_in_order(make_app: Any) -> None:
+    app = make_app(rate_limits_enabled=False)
+    hub = hub_of(app)
+    async with served(app) as port:
+        alice = AuthActions(app.test_client())
+        await alice.register_and_login("alice")
+        for n in range(3):
+            await alice.post_entry(f"before {n}")
+        newest = hub.last_seq
+        render_cards = hub.render_cards
+        live_seq = newest + 1
+
+        async def render_then_an_event_arrives(ids: list[int]) -> dict[int, tuple[str, str]]:
+            # While the replay reads its cards, the hub fans out a newer event: the
+            # connection's sender is not waiting yet, so it must not be written first.
+            cards = await render_cards(ids)
+            body = {"seq": live_seq, "type": "deleted", "entry_id": 1}
+            hub.fan_out([Audiences(live_seq, 0, None, json.dumps(body))])
+            return cards
+
+        hub.render_cards = render_then_an_event_arrives
+        async with reader(port) as client:
+            seqs = [(await next_message(client))["seq"] for _ in range(newest + 1)]
+        assert seqs == list(range(1, newest + 2))
