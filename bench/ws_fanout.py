@@ -5,8 +5,9 @@ websocket clients from separate client processes, posts entries over HTTP and me
 for each client, the time from just before the POST to the arrival of the "created"
 message (so the POST is included). Also the server's memory per idle connection (growth of
 its resident memory divided by N), with and without permessage-deflate offered by the
-client, messages lost (a client that never got an entry) or duplicated, and the CPU time
-the server and the client processes spent per post. The clients are a lean websocket
+client (the app declines it; a column counts the clients that got it anyway), messages
+lost (a client that never got an entry) or duplicated, and the CPU time the server and the
+client processes spent per post. The clients are a lean websocket
 client of our own (`LeanClient`): they share the two cores with the server, and a client
 library's per-message cost would be measured as the server's latency.
 
@@ -338,7 +339,9 @@ async def _clients(port: int, count: int, compression: bool, since: int, pipe: C
     await asyncio.gather(*(one() for _ in range(count)))
     pipe.send("ready")
     await loop.run_in_executor(None, pipe.recv)  # "report"
-    pipe.send([client.arrivals for client in clients])
+    pipe.send(
+        ([client.arrivals for client in clients], sum(c.inflater is not None for c in clients))
+    )
     for client in clients:
         if client.transport is not None:
             client.transport.close()
@@ -414,8 +417,10 @@ def run(
             client_cpu = cpu_seconds(client_pids) - client_cpu
             for pipe in pipes:
                 pipe.send("report")
-            per_client = [arrivals for pipe in pipes for arrivals in pipe.recv()]
+            reports = [pipe.recv() for pipe in pipes]
+            per_client = [arrivals for report, _ in reports for arrivals in report]
             return summarize(clients, starts, per_client) | {
+                "deflated": sum(deflated for _, deflated in reports),
                 "kib_per_conn": (after - before) / clients,
                 "kib_per_conn_busy": (busy - before) / clients,
                 "split": "/".join(str(n) for n in sorted(split.values(), reverse=True)),
@@ -451,7 +456,7 @@ def summarize(
 
 
 COLUMNS = [
-    "clients", "workers (connections each)", "broker", "deflate offered",
+    "clients", "workers (connections each)", "broker", "deflate offered", "deflate negotiated",
     "min ms", "p50 ms", "p99 ms", "max ms", "lost", "duplicated",
     "server KiB / idle conn", "KiB / conn after the posts",
     "server CPU ms / post", "clients CPU ms / post",
@@ -496,6 +501,7 @@ def main() -> None:
                 f"{args.workers} ({result['split']})",
                 broker,
                 "yes" if compression else "no",
+                f"{result['deflated']:,}",
                 *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
                 *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
                 f"{result['kib_per_conn']:.1f}",

@@ -24,7 +24,7 @@ from quartapp.accounts import service as accounts
 from quartapp.accounts.auth import current_account, current_session_token
 from quartapp.db import get_database
 from quartapp.live import events
-from quartapp.live.direct import direct_writer
+from quartapp.live.direct import decline_compression, direct_writer
 from quartapp.live.hub import (
     POLICY_VIOLATION,
     Close,
@@ -191,11 +191,12 @@ async def live() -> Any:
     session = g.pop("db_session", None)  # hold no database session for the socket's life
     if session is not None:
         await session.close()
-    await websocket.accept()
     send = asgi_send()
+    decline_compression(send)
+    await websocket.accept()
     send_text = text_sender(send)
     connection = hub.connect(viewer.id if viewer else None, token)
-    connection.writer = direct_writer(websocket.scope, send)
+    connection.writer = direct_writer(send)
     receiver: asyncio.Task[None] | None = None
     try:
         try:

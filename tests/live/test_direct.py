@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from hypercorn.typing import ASGIFramework
 from quart import Quart
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
@@ -26,7 +27,7 @@ from wsproto.connection import Connection as WSProtoConnection
 from wsproto.events import CloseConnection, Request, TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
-from quartapp.live.direct import text_frame
+from quartapp.live.direct import DirectWriter, decline_compression, direct_writer, text_frame
 from quartapp.live.hub import Audiences, Connection, Hub
 from tests.helpers import AuthActions
 from tests.live.servers import free_port
@@ -48,7 +49,7 @@ def test_a_frame_is_what_wsproto_would_have_sent() -> None:
 
 
 @contextlib.asynccontextmanager
-async def served(app: Quart) -> AsyncIterator[int]:
+async def served(app: ASGIFramework) -> AsyncIterator[int]:
     """The app under hypercorn's asyncio worker on a loopback port, in this process."""
     port = free_port()
     config = Config()
@@ -124,29 +125,56 @@ async def test_plain_sockets_get_frames_directly_and_read_every_event_in_order(
             assert created[1]["seq"] > created[0]["seq"]
 
 
-async def test_a_socket_that_offered_compression_is_sent_through_hypercorn(
+async def test_compression_offered_is_declined_and_frames_still_go_direct(
     make_app: Any,
 ) -> None:
     app = make_app(rate_limits_enabled=False)
     async with served(app) as port, reader(port, compression="deflate") as client:
+        assert client.protocol.extensions == []  # offered, not negotiated
         [connection] = await wait_for_connections(hub_of(app), 1)
-        assert connection.writer is None  # its frames are compressed per socket
+        assert connection.writer is not None
         alice = AuthActions(app.test_client())
         await alice.register_and_login("alice")
-        entry = await alice.post_entry("compressed")
+        entry = await alice.post_entry("plain")
         message = await next_message(client)
         assert (message["type"], message["entry_id"]) == ("created", entry)
 
 
-def test_the_quart_test_client_has_no_direct_writer() -> None:
+@pytest.mark.parametrize("declined", [False, True])
+async def test_no_direct_writer_where_compression_was_negotiated(declined: bool) -> None:
+    writers: list[DirectWriter | None] = []
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        """A raw ASGI websocket app, with no Quart in between."""
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        if declined:
+            decline_compression(send)
+        await send({"type": "websocket.accept"})
+        writers.append(direct_writer(send))
+        await send({"type": "websocket.send", "text": "hello"})
+        await receive()  # until the client goes
+
+    async with (
+        served(bare) as port,
+        connect(f"ws://127.0.0.1:{port}/", compression="deflate") as client,
+    ):
+        assert await asyncio.wait_for(client.recv(), 5) == "hello"
+        negotiated = [type(e).__name__ for e in client.protocol.extensions]
+    assert negotiated == ([] if declined else ["PerMessageDeflate"])
+    [writer] = writers
+    assert (writer is not None) is declined
+
+
+def test_a_send_that_is_not_hypercorns_has_no_direct_writer() -> None:
     # Under Quart's test client ``send`` is not hypercorn's: everything goes through it,
     # so tests/live/test_ws.py exercises the queue-and-send path.
-    from quartapp.live.direct import direct_writer
-
     async def send(message: Any) -> None:
         pass
 
-    assert direct_writer({"headers": []}, send) is None
+    decline_compression(send)  # nothing to decline: no error either
+    assert direct_writer(send) is None
 
 
 async def stuck_socket(port: int) -> tuple[socket.socket, WSConnection]:
