@@ -1,11 +1,13 @@
 """Writing a live event to thousands of sockets: framed once, written straight to each.
 
 A server's websocket frames are not masked, so without an extension (no
-permessage-deflate) one message is the same bytes on every socket. hypercorn frames each
-message again for every socket and takes it through four awaited layers (its stream, the
-wsproto connection, the HTTP/1.1 protocol, the TCP server's lock and drain); at 5,000
-sockets that was about half of a post's fan-out. For a socket whose peer keeps up, the
-hub writes the frame to the socket's transport itself, in one synchronous call.
+permessage-deflate) one message is the same bytes on every socket (``hub.text_frame``).
+hypercorn frames each message again for every socket and takes it through four awaited
+layers (its stream, the wsproto connection, the HTTP/1.1 protocol, the TCP server's lock
+and drain); at 5,000 sockets that was about half of a post's fan-out. For a socket whose
+peer keeps up, the hub writes the frame to the socket's transport itself, in one
+synchronous call. That relies on hypercorn writing each of its own frames (the 101
+response, pings, pongs, the close) in one call too, so no write lands inside another.
 
 This reaches into hypercorn's objects behind the ASGI ``send`` callable, which are not
 part of its API. ``direct_writer`` therefore checks every class on the way and answers
@@ -13,14 +15,14 @@ None for anything it does not recognise (another server, the trio worker, HTTP/2
 extension negotiated), and the connection then sends through ``send`` as any ASGI app.
 ``decline_compression`` keeps hypercorn from negotiating permessage-deflate, which would
 give every socket frames of its own.
-tests/live/test_direct.py fails if hypercorn changes underneath.
+tests/live/test_direct.py fails if hypercorn changes underneath; each fallback is logged
+once per process, so a deployment that loses the direct writes says why.
 """
 
 from __future__ import annotations
 
-import asyncio
-import struct
-from typing import Any
+import logging
+from typing import Any, Protocol
 
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol.h11 import H11Protocol
@@ -28,20 +30,18 @@ from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from hypercorn.typing import ASGISendCallable
 from wsproto.connection import ConnectionState
 
-FIN_TEXT = 0x81  # final fragment, opcode 1 (text)
+logger = logging.getLogger(__name__)
+_fallbacks_logged: set[str] = set()
 
 
-def text_frame(text: str) -> bytes:
-    """One unmasked, uncompressed, unfragmented text frame (RFC 6455, section 5.2)."""
-    payload = text.encode("utf-8")
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", FIN_TEXT, length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", FIN_TEXT, 126, length)
-    else:
-        header = struct.pack("!BBQ", FIN_TEXT, 127, length)
-    return header + payload
+class Transport(Protocol):
+    """What is used of an asyncio (or uvloop) transport."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
 
 
 class DirectWriter:
@@ -49,16 +49,18 @@ class DirectWriter:
 
     __slots__ = ("_stream", "_transport")
 
-    def __init__(self, stream: WSStream, transport: asyncio.WriteTransport) -> None:
+    def __init__(self, stream: WSStream, transport: Transport) -> None:
         self._stream = stream
         self._transport = transport
 
     def ready(self) -> bool:
-        """Open and caught up: nothing of this socket's is waiting in the transport.
+        """Open, and the transport holds nothing of this socket's: its peer keeps up.
 
         Anything buffered means the peer is slow; its messages then go through the
         connection's bounded queue and hypercorn's drain, so it is closed with 1013 when
-        it falls too far behind instead of growing this buffer without end.
+        it falls too far behind instead of growing this buffer without end. (Under TLS the
+        TCP transport beneath can hold up to its own limit, ~64 KiB, while this is True.)
+        The order matters: a closed transport may not answer ``get_write_buffer_size``.
         """
         stream = self._stream
         return (
@@ -95,20 +97,33 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
     """The writer for an accepted websocket, if ``send`` is hypercorn's and frames are plain.
 
     None unless ``send`` is an accepted HTTP/1.1 websocket stream of hypercorn's asyncio
-    worker that negotiated no extension.
+    worker (on asyncio's loop or uvloop) that negotiated no extension.
     """
     stream = _stream(send)
     if stream is None or stream.state is not ASGIWebsocketState.CONNECTED:
+        _log_fallback("the server is not hypercorn's websocket stream")
         return None
     if stream.handshake.extensions is not None:
-        return None  # offered, so perhaps negotiated: frames may be compressed
+        _log_fallback("an extension was offered and may be in use")
+        return None
     protocol: Any = getattr(stream.send, "__self__", None)
     if type(protocol) is not H11Protocol:
+        _log_fallback("the websocket is not on HTTP/1.1")
         return None
     server: Any = getattr(protocol.send, "__self__", None)
     if type(server) is not TCPServer:
+        _log_fallback("the worker is not hypercorn's asyncio one")
         return None
     transport = server.writer.transport
-    if not isinstance(transport, asyncio.WriteTransport):
+    if not all(
+        hasattr(transport, name) for name in ("write", "is_closing", "get_write_buffer_size")
+    ):
+        _log_fallback("the transport is not an asyncio one")
         return None
     return DirectWriter(stream, transport)
+
+
+def _log_fallback(reason: str) -> None:
+    if reason not in _fallbacks_logged:
+        _fallbacks_logged.add(reason)
+        logger.info("live events go through the server's send: %s", reason)

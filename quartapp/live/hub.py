@@ -11,15 +11,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 from quartapp.db import Database
 from quartapp.live import events
 from quartapp.live.broker import Broker
-from quartapp.live.direct import DirectWriter, text_frame
 from quartapp.models import Event
 
 logger = logging.getLogger(__name__)
@@ -93,34 +94,49 @@ class Mailbox:
         return self._items.popleft()
 
 
+class FrameWriter(Protocol):
+    """Writes whole websocket frames to a socket, past the server's stream (direct.py)."""
+
+    def ready(self) -> bool: ...
+
+    def write(self, frame: bytes) -> None: ...
+
+
 @dataclass(eq=False, slots=True)  # compared and hashed by identity: they live in a set
 class Connection:
     user_id: int | None
     session_token: str | None
     queue: Mailbox
+    # For sockets whose frames can be written without the server's stream (direct.py).
+    writer: FrameWriter | None = None
     # Events up to this seq were sent by the replay; live copies of them are skipped.
     replayed_through: int = 0
     closing: bool = field(default=False)
-    # Set for sockets whose frames can be written past the server's stream (direct.py).
-    writer: DirectWriter | None = None
 
-    def offer(self, item: Outgoing, frame: bytes | None = None) -> None:
-        """Queue an item for the sender; or write ``frame`` (the item framed) right away.
+    def deliver(self, event: Audiences) -> None:
+        """Send an event if this viewer sees it: written at once if it can be, else queued.
 
-        Written right away only while the sender waits with nothing queued and the socket
-        has nothing buffered: then nothing can be sent out of order, and a slow peer's
-        messages still go through the bounded queue.
+        Written at once only while the sender waits with nothing queued and the socket has
+        nothing buffered: then no message can overtake another (hypercorn's own pings and
+        pongs may, which RFC 6455 allows), and a slow peer's messages still go through the
+        bounded queue.
         """
-        if self.closing:
+        text = event.for_user(self.user_id)
+        if text is None or self.closing:
             return
         writer = self.writer
-        if (
-            frame is not None
-            and writer is not None
-            and self.queue.sender_waiting()
-            and writer.ready()
-        ):
-            writer.write(frame)
+        if writer is not None and self.queue.sender_waiting() and writer.ready():
+            try:
+                writer.write(event.frame_for_user(self.user_id))
+            except Exception:  # one odd socket must not stop the fan-out to the others
+                logger.exception("could not write to a live socket; queueing instead")
+                self.writer = None
+            else:
+                return
+        self.offer((event.seq, text))
+
+    def offer(self, item: Outgoing) -> None:
+        if self.closing:
             return
         if not self.queue.put(item):
             self.close(TRY_AGAIN_LATER, "too far behind; resume from your last seq")
@@ -151,6 +167,26 @@ def reader_kind(event: Event) -> str | None:
     return None
 
 
+FIN_TEXT = 0x81  # final fragment, opcode 1 (text)
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, uncompressed, unfragmented text frame (RFC 6455, section 5.2).
+
+    A server's frames are not masked, so without compression a message is the same bytes
+    on every socket: each is framed once per audience, not once per socket.
+    """
+    payload = text.encode("utf-8")
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", FIN_TEXT, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", FIN_TEXT, 126, length)
+    else:
+        header = struct.pack("!BBQ", FIN_TEXT, 127, length)
+    return header + payload
+
+
 def message(event: Event, kind: str, html: str | None) -> str:
     body: dict[str, object] = {"seq": event.seq, "type": kind, "entry_id": event.entry_id}
     if kind != events.DELETED and html is not None:
@@ -171,16 +207,17 @@ class Audiences:
     def for_user(self, user_id: int | None) -> str | None:
         return self.for_author if user_id == self.author_id else self.for_readers
 
-    # Framed once per audience, at the first socket that takes frames (direct.py).
+    # Framed once per audience, for the first socket written to directly (direct.py).
     @cached_property
-    def author_frame(self) -> bytes | None:
-        return None if self.for_author is None else text_frame(self.for_author)
+    def author_frame(self) -> bytes:
+        return text_frame(self.for_author or "")
 
     @cached_property
-    def readers_frame(self) -> bytes | None:
-        return None if self.for_readers is None else text_frame(self.for_readers)
+    def readers_frame(self) -> bytes:
+        return text_frame(self.for_readers or "")
 
-    def frame_for_user(self, user_id: int | None) -> bytes | None:
+    def frame_for_user(self, user_id: int | None) -> bytes:
+        """The ``for_user`` text as one websocket frame (only asked for when there is one)."""
         return self.author_frame if user_id == self.author_id else self.readers_frame
 
 
@@ -238,8 +275,10 @@ class Hub:
         """After a commit that wrote events."""
         await self.broker.notify()
 
-    def connect(self, user_id: int | None, session_token: str | None) -> Connection:
-        connection = Connection(user_id, session_token, Mailbox(self.queue_size))
+    def connect(
+        self, user_id: int | None, session_token: str | None, writer: FrameWriter | None = None
+    ) -> Connection:
+        connection = Connection(user_id, session_token, Mailbox(self.queue_size), writer)
         self.connections.add(connection)
         return connection
 
@@ -272,8 +311,12 @@ class Hub:
                 batch = await events.after(session, self.last_seq, BATCH)
             if not batch:
                 return
-            self.fan_out(await serialize(batch, self.render_cards))
-            self.last_seq = batch[-1].seq
+            for item in await serialize(batch, self.render_cards):
+                self.fan_out((item,))
+                self.last_seq = item.seq
+                # Each event may be thousands of writes: a batch of them (a catch-up after
+                # an outage) must not keep requests and pings waiting until it is through.
+                await asyncio.sleep(0)
 
     def fan_out(self, serialized: Iterable[Audiences]) -> None:
         for item in serialized:
@@ -284,6 +327,4 @@ class Hub:
                     if connection.user_id == item.author_id:
                         connection.offer(Recheck())
                     continue
-                text = item.for_user(connection.user_id)
-                if text is not None:
-                    connection.offer((item.seq, text), item.frame_for_user(connection.user_id))
+                connection.deliver(item)

@@ -195,8 +195,7 @@ async def live() -> Any:
     decline_compression(send)
     await websocket.accept()
     send_text = text_sender(send)
-    connection = hub.connect(viewer.id if viewer else None, token)
-    connection.writer = direct_writer(send)
+    connection = hub.connect(viewer.id if viewer else None, token, direct_writer(send))
     receiver: asyncio.Task[None] | None = None
     try:
         try:
