@@ -31,8 +31,6 @@ import platform
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,12 +38,12 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from serving import ROOT, Server, cpu_seconds, hypercorn
 from sqlalchemy import insert
 
 from quartapp.accounts.hashing import PasswordHashing
@@ -54,8 +52,6 @@ from quartapp.db import Database
 from quartapp.journal.render import render_markdown
 from quartapp.models import PRIVATE, PUBLIC, Entry, User, utcnow
 
-ROOT = Path(__file__).resolve().parent.parent
-HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 USERS = 100
 ENTRIES = 10_000
@@ -141,35 +137,6 @@ async def seed(database_url: str) -> None:
 # --- the server ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    port: int
-    pid: int
-
-    def workers(self) -> list[int]:
-        """hypercorn's worker processes (not multiprocessing's resource tracker)."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        return [
-            int(child)
-            for child in children
-            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
-        ]
-
-    def cpu_seconds(self) -> float:
-        """CPU time (user and system) the workers have used so far."""
-        ticks = 0
-        for pid in self.workers():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def server_environment(work: Path) -> dict[str, str]:
     env = {
         **os.environ,
@@ -185,47 +152,12 @@ def server_environment(work: Path) -> dict[str, str]:
     return env
 
 
-def wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-
-
 @contextlib.contextmanager
 def server(workers: int, work: Path, worker_class: str | None = None) -> Iterator[Server]:
     """hypercorn with the repository's hypercorn.toml on a free loopback port."""
-    port = free_port()
-    log = work / f"server-{workers}.log"
-    command = [
-        str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-    ]  # fmt: skip
-    if worker_class:
-        command += ["--worker-class", worker_class]
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [*command, "quartapp:create_app()"],
-            env=server_environment(work), cwd=ROOT, stdout=log_file, stderr=log_file,
-        )  # fmt: skip
-    try:
-        wait_until_healthy(port, process, log)
-        yield Server(port, process.pid)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    options = ["--worker-class", worker_class] if worker_class else []
+    with hypercorn(server_environment(work), work, workers, options) as target:
+        yield target
 
 
 # --- HTTP helpers for logging in -----------------------------------------------------------
@@ -329,11 +261,7 @@ def wrk_script(work: Path, cookie: str | None) -> Path:
 
 def connections_by_worker(target: Server) -> tuple[int, ...]:
     """wrk's established connections, counted by the worker process that holds them."""
-    listing = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{target.port} )"],
-        capture_output=True, text=True, check=True, timeout=10,
-    ).stdout  # fmt: skip
-    held = Counter(int(pid) for pid in re.findall(r"pid=(\d+)", listing))
+    held = target.connections_by_pid()
     return tuple(sorted((held.get(pid, 0) for pid in target.workers()), reverse=True))
 
 
@@ -344,7 +272,7 @@ def wrk(
         WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
         "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{target.port}{path}",
     ]  # fmt: skip
-    cpu_before = target.cpu_seconds()
+    cpu_before = cpu_seconds(target.workers())
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(min(2.0, seconds / 2))  # connections are all open by now
@@ -358,7 +286,7 @@ def wrk(
     if process.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
     result = json.loads(line[len(_RESULT_MARK) :])
-    cpu = target.cpu_seconds() - cpu_before
+    cpu = cpu_seconds(target.workers()) - cpu_before
     return Run(
         requests_per_second=result["requests"] / (result["duration_us"] / 1e6),
         p50_ms=result["p50_us"] / 1000,

@@ -29,8 +29,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -45,53 +43,16 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
+from serving import ROOT, Server, cpu_seconds, hypercorn
+
 CONNECT_CONCURRENCY = 100
 POSTS = 3
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def server_pids(pid: int) -> list[int]:
-    """Hypercorn's main process and its workers."""
-    pids = [pid]
-    with contextlib.suppress(FileNotFoundError):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(child) for child in children]
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time used so far by these processes."""
+def rss_kib(target: Server) -> int:
+    """Resident memory of hypercorn's processes, in KiB."""
     total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def connections_per_process(port: int) -> dict[int, int]:
-    """Established connections on the server's port, by the pid that holds them (``ss``):
-    hypercorn's workers share one listening socket, and one can take most of them."""
-    listing = subprocess.run(
-        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    counts: dict[int, int] = {}
-    for pid in re.findall(r"pid=(\d+)", listing):
-        counts[int(pid)] = counts.get(int(pid), 0) + 1
-    return counts
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children (hypercorn workers), in KiB."""
-    total = 0
-    for one in server_pids(pid):
+    for one in target.processes():
         status = Path(f"/proc/{one}/status").read_text()
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         total += int(match.group(1)) if match else 0
@@ -101,8 +62,8 @@ def rss_kib(pid: int) -> int:
 @contextlib.contextmanager
 def server(
     workers: int, redis_url: str | None, work: Path, worker_class: list[str]
-) -> Iterator[tuple[int, int]]:
-    """A hypercorn serving a freshly migrated database; yields (port, pid)."""
+) -> Iterator[Server]:
+    """A hypercorn serving a freshly migrated database."""
     database = work / "bench.db"
     env = {
         **os.environ,
@@ -123,31 +84,8 @@ def server(
         [sys.executable, "-m", "quartapp", "db", "upgrade"],
         env=env, cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--backlog", "2048", *worker_class,
-         "quartapp:create_app()"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"),  # noqa: SIM115
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError((work / "server.log").read_text()) from None
-                time.sleep(0.2)
-        yield port, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with hypercorn(env, work, workers, ["--backlog", "2048", *worker_class]) as target:
+        yield target
 
 
 class Writer:
@@ -372,13 +310,14 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
         class_args = ["--worker-class", worker_class] if worker_class else []
-        with server(workers, redis_url, work, class_args) as (port, pid):
+        with server(workers, redis_url, work, class_args) as target:
+            port = target.port
             writer = Writer(port)
             writer.register()
             writer.post("/entries", {"title": "", "body": "warm-up", "visibility": "public"}, "/")
             time.sleep(1)
             since = writer.newest_seq()
-            before = rss_kib(pid)
+            before = rss_kib(target)
             processes = client_processes or max(1, min(4, clients // 1000))
             pipes = []
             client_pids = []
@@ -399,11 +338,11 @@ def run(
                     raise RuntimeError("clients did not connect in time")
                 pipe.recv()
             time.sleep(3)  # idle
-            after = rss_kib(pid)
-            split = connections_per_process(port)
+            after = rss_kib(target)
+            split = target.connections_by_pid()
             token = writer._token("/")
-            profiler = start_profiler(pid, profile) if profile else None
-            server_cpu = cpu_seconds(server_pids(pid))
+            profiler = start_profiler(target.pid, profile) if profile else None
+            server_cpu = cpu_seconds(target.processes())
             client_cpu = cpu_seconds(client_pids)
             starts = []
             for n in range(POSTS):
@@ -412,8 +351,8 @@ def run(
                 time.sleep(2)
             if profiler is not None:
                 profiler.wait()
-            server_cpu = cpu_seconds(server_pids(pid)) - server_cpu
-            busy = rss_kib(pid)
+            server_cpu = cpu_seconds(target.processes()) - server_cpu
+            busy = rss_kib(target)
             client_cpu = cpu_seconds(client_pids) - client_cpu
             for pipe in pipes:
                 pipe.send("report")
