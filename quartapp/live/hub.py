@@ -13,7 +13,7 @@ import json
 import logging
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -312,19 +312,18 @@ class Hub:
             if not batch:
                 return
             for item in await serialize(batch, self.render_cards):
-                self.fan_out((item,))
+                self.fan_out(item)
                 self.last_seq = item.seq
                 # Each event may be thousands of writes: a batch of them (a catch-up after
                 # an outage) must not keep requests and pings waiting until it is through.
                 await asyncio.sleep(0)
 
-    def fan_out(self, serialized: Iterable[Audiences]) -> None:
-        for item in serialized:
-            for connection in list(self.connections):
-                if item.seq <= connection.replayed_through:
-                    continue
-                if item.sessions_changed:
-                    if connection.user_id == item.author_id:
-                        connection.offer(Recheck())
-                    continue
-                connection.deliver(item)
+    def fan_out(self, item: Audiences) -> None:
+        for connection in list(self.connections):
+            if item.seq <= connection.replayed_through:
+                continue
+            if item.sessions_changed:
+                if connection.user_id == item.author_id:
+                    connection.offer(Recheck())
+                continue
+            connection.deliver(item)

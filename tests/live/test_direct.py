@@ -263,7 +263,7 @@ async def test_a_stuck_socket_falls_back_to_the_queue_and_is_closed_with_1013_in
             first = hub.last_seq + 1
             for seq in range(first, first + count):
                 body = {"seq": seq, "type": "created", "entry_id": seq, "html": big}
-                hub.fan_out([Audiences(seq, 0, None, json.dumps(body))])
+                hub.fan_out(Audiences(seq, 0, None, json.dumps(body)))
                 received = await next_message(healthy)
                 assert received["seq"] == seq
             # The stuck socket now reads what was sent to it: a run from the first event
@@ -302,7 +302,7 @@ async def test_live_events_during_a_replay_come_after_it_in_order(make_app: Any)
             if not fired:
                 fired = True
                 body = {"seq": live_seq, "type": "deleted", "entry_id": 1}
-                hub.fan_out([Audiences(live_seq, 0, None, json.dumps(body))])
+                hub.fan_out(Audiences(live_seq, 0, None, json.dumps(body)))
             return cards
 
         hub.render_cards = render_then_an_event_arrives
@@ -327,7 +327,7 @@ async def test_direct_frames_and_hypercorns_own_pings_never_split_each_other(
         count = 2000
         for seq in range(first, first + count):
             body = {"seq": seq, "type": "deleted", "entry_id": seq}
-            hub.fan_out([Audiences(seq, 0, None, json.dumps(body))])
+            hub.fan_out(Audiences(seq, 0, None, json.dumps(body)))
             if seq % 50 == 0:
                 await asyncio.sleep(0.002)  # let pings go out between the writes
         seqs = [(await next_message(client))["seq"] for _ in range(count)]
