@@ -81,9 +81,6 @@ class Mailbox:
         """Empty, and its sender is waiting for the next item (not busy sending one)."""
         return self._waiter is not None and not self._waiter.done()
 
-    def popleft(self) -> Outgoing:
-        return self._items.popleft()
-
     async def get(self) -> Outgoing:
         while not self._items:
             self._waiter = asyncio.get_running_loop().create_future()

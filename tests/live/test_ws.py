@@ -327,7 +327,7 @@ async def test_a_slow_consumer_is_closed_and_others_get_everything(make_app: Any
             assert received == posted
         assert stuck.closing
         assert len(stuck.queue) == 1
-        item = stuck.queue.popleft()
+        item = await stuck.queue.get()  # there: returns at once
         assert isinstance(item, Close)
         assert item.code == 1013
         hub.disconnect(stuck)
