@@ -28,7 +28,7 @@ from wsproto.events import CloseConnection, Request, TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
 from quartapp.live.direct import DirectWriter, decline_compression, direct_writer
-from quartapp.live.hub import Audiences, Connection, FrameWriter, Hub, text_frame
+from quartapp.live.hub import Audiences, Connection, FrameWriter, Hub, Mailbox, text_frame
 from tests.helpers import AuthActions
 from tests.live.servers import free_port
 
@@ -333,3 +333,22 @@ async def test_direct_frames_and_hypercorns_own_pings_never_split_each_other(
         seqs = [(await next_message(client))["seq"] for _ in range(count)]
         assert seqs == list(range(first, first + count))
         assert writer.frames > count // 2  # most went directly, beside the pings
+
+
+async def test_a_write_that_fails_queues_the_event_and_drops_the_writer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class FailingWriter:
+        def ready(self) -> bool:
+            return True
+
+        def write(self, frame: bytes) -> None:
+            raise RuntimeError("transport in a state nobody expected")
+
+    connection = Connection(None, None, Mailbox(4), FailingWriter())
+    sender = asyncio.create_task(connection.queue.get())
+    await asyncio.sleep(0)  # the sender waits: a direct write is tried
+    connection.deliver(Audiences(7, 0, None, '{"seq":7}'))
+    assert await asyncio.wait_for(sender, 1) == (7, '{"seq":7}')  # sent the normal way
+    assert connection.writer is None  # and no more direct writes for this socket
+    assert "could not write to a live socket" in caplog.text
