@@ -13,7 +13,7 @@ success, and a POST left without an answer must be stored whole or not at all. T
 websockets close with 1001, and the whole process group is gone within hypercorn.toml's
 ``graceful_timeout`` + 1 s of the signal, with exit status 0 — in fact well before the
 timeout: the app ends hypercorn 0.18's websocket ping sleeps, which used to hold every
-shutdown for the whole ``graceful_timeout`` (quartapp/live/setup.py).
+shutdown for the whole ``graceful_timeout`` (quartapp/live/shutdown.py).
 """
 
 from __future__ import annotations
