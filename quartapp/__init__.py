@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Mapping
+import inspect
+from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask.templating import _default_template_ctx_processor as flask_context_processor
 from quart import Quart
 from werkzeug.routing import IntegerConverter, Map
 
-from quartapp import db, errors, logs, proxy, security
-from quartapp.accounts.auth import current_account, init_auth
+from quartapp import errors, live, logs, proxy, security
+from quartapp.accounts.auth import LiveViewers, current_account, init_auth
 from quartapp.accounts.hashing import PasswordHashing
 from quartapp.accounts.routes import blueprint as accounts_blueprint
-from quartapp.accounts.service import SessionPolicy
+from quartapp.accounts.store import SessionPolicy
 from quartapp.config import ConfigError, Settings, load_settings
+from quartapp.db import Database
 from quartapp.health import blueprint as health_blueprint
-from quartapp.journal import cards
+from quartapp.journal.cards import EntryCards, live_cards
 from quartapp.journal.routes import blueprint as journal_blueprint
-from quartapp.live import setup as live
+from quartapp.live.asgi import SendThrough
+from quartapp.live.broker import make_broker
+from quartapp.live.hub import Hub
+from quartapp.live.routes import websocket_blueprint
 from quartapp.models import MAX_ID
 from quartapp.passwords.api import blueprint as passwords_api_blueprint
 from quartapp.passwords.routes import blueprint as passwords_blueprint
+from quartapp.ratelimits import RateLimits
+from quartapp.services import Services
 
 MAX_REQUEST_BYTES = 1024 * 1024
 # Allocations (net of frees) between two youngest-generation collections; Python's is 700.
@@ -54,55 +61,93 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         QUART_AUTH_COOKIE_NAME="quartapp_auth",
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
-    app.extensions["settings"] = settings
     app.url_map.converters["id"] = IdConverter
     logs.configure(settings.log_level, settings.log_format)
 
-    database = db.init_app(app, settings.database_url)
-    init_auth(
-        app,
-        SessionPolicy(
-            remember_for=timedelta(days=settings.remember_days),
-            idle_timeout=timedelta(hours=settings.session_idle_hours),
+    services = build_services(app, settings)
+    services.attach_to(app)
+    init_auth(app, services.session_policy, secure_cookies=settings.production)
+    for blueprint in (
+        health_blueprint,
+        accounts_blueprint,
+        journal_blueprint,
+        passwords_blueprint,
+        passwords_api_blueprint,
+        websocket_blueprint(
+            services.hub,
+            LiveViewers(services.database, services.session_policy),
+            settings.allowed_origins,
         ),
-        secure_cookies=settings.production,
-    )
-    _init_password_hashing(app, settings)
-
-    @app.before_serving
-    async def _tune_gc() -> None:
-        tune_garbage_collector()
-
+    ):
+        app.register_blueprint(blueprint)
+    app.jinja_env.globals["card"] = services.cards.card
+    app.context_processor(_inject_viewer)
+    app.teardown_appcontext(services.database.close_request_session)
     logs.init_app(app)
-    security.init_app(app, settings)
+    security.install(app, services.rate_limits)
     errors.init_app(app)
-
-    app.register_blueprint(health_blueprint)
-    app.register_blueprint(accounts_blueprint)
-    app.register_blueprint(journal_blueprint)
-    cards.init_app(app)
-    app.register_blueprint(passwords_blueprint)
-    app.register_blueprint(passwords_api_blueprint)
-    live.init_app(app, database, settings)
-    _drop_flask_context_processor(app)
-    security.limit_endpoint(app, "accounts.login", settings.rate_limit_login)
-    security.limit_endpoint(app, "accounts.register", settings.rate_limit_register)
-    security.limit_endpoint(app, "passwords_api.generate", settings.rate_limit_passwords_api)
-
-    @app.context_processor
-    async def inject_viewer() -> dict[str, Any]:
-        return {"viewer": await current_account()}
-
-    proxy.trust_proxy(app, settings)
+    app.while_serving(lambda: _serving(services))
+    app.asgi_app = proxy.trusting_proxy(SendThrough(app.asgi_app), settings)  # type: ignore[method-assign,assignment]
+    # Last, once every extension and blueprint has added its own (tests/test_app_hooks.py).
+    _drop_library_thread_context_processors(app)
     return app
 
 
-def _drop_flask_context_processor(app: Quart) -> None:
-    """Quart's blueprints inherit Flask's default template context processor, a plain
-    function, so Quart runs it in a worker thread at every render of a blueprint's page. It
-    adds nothing: it reads Flask's context variables, which Quart never sets."""
+def build_services(app: Quart, settings: Settings) -> Services:
+    """Everything the app holds, each part handed what it uses (nothing opened yet)."""
+    broker = make_broker(settings.redis_url, settings.redis_prefix)
+    database = Database(settings.database_url, announce=live.announcer(broker))
+    cards = EntryCards(app.jinja_env, app.url_map)
+    return Services(
+        settings=settings,
+        database=database,
+        hashing=PasswordHashing(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        ),
+        session_policy=SessionPolicy(
+            remember_for=timedelta(days=settings.remember_days),
+            idle_timeout=timedelta(hours=settings.session_idle_hours),
+        ),
+        rate_limits=RateLimits.from_settings(settings),
+        cards=cards,
+        broker=broker,
+        hub=Hub(database, broker, live_cards(database, cards), settings.live_queue_size),
+    )
+
+
+async def _serving(services: Services) -> AsyncGenerator[None, None]:
+    """While the app serves: its services opened in order, and closed in reverse."""
+    tune_garbage_collector()
+    async with contextlib.AsyncExitStack() as opened:
+        await services.database.open()
+        opened.push_async_callback(services.database.close)
+        opened.callback(services.hashing.close)
+        await services.hashing.prepare()
+        await services.rate_limits.store.start()
+        opened.push_async_callback(services.rate_limits.store.stop)
+        await opened.enter_async_context(
+            live.serving(services.hub, services.settings.events_retention_days)
+        )
+        yield
+
+
+async def _inject_viewer() -> dict[str, Any]:
+    return {"viewer": await current_account()}
+
+
+def _drop_library_thread_context_processors(app: Quart) -> None:
+    """Quart runs a context processor that is a plain function in a worker thread, at every
+    render. Two come with libraries and add nothing here: Flask's default (every blueprint
+    inherits it; it reads Flask's context variables, which Quart never sets, and Quart puts
+    ``request``, ``session`` and ``g`` in the Jinja globals itself) and quart-auth's
+    ``current_user`` (templates use ``viewer``). Ours are all coroutine functions."""
     for processors in app.template_context_processors.values():
-        processors[:] = [p for p in processors if p is not flask_context_processor]
+        processors[:] = [
+            processor
+            for processor in processors
+            if inspect.iscoroutinefunction(processor)
+            or getattr(processor, "__module__", "").startswith("quartapp")
+        ]
 
 
 def tune_garbage_collector() -> None:
@@ -121,18 +166,3 @@ def tune_garbage_collector() -> None:
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
-
-
-def _init_password_hashing(app: Quart, settings: Settings) -> None:
-    hashing = PasswordHashing(
-        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
-    )
-    app.extensions["password_hashing"] = hashing
-
-    @app.before_serving
-    async def _prepare() -> None:
-        await hashing.prepare()
-
-    @app.after_serving
-    async def _close() -> None:
-        hashing.close()

@@ -25,10 +25,9 @@ def db_downgrade(revision: str) -> None:
 
 async def create_user(username: str, email: str, password: str) -> str:
     """Validate like the register form, then store; returns an error message or ''."""
+    from quartapp.accounts import store
     from quartapp.accounts.forms import RegisterForm
     from quartapp.accounts.hashing import PasswordHashing
-    from quartapp.accounts.service import DuplicateUserError
-    from quartapp.accounts.service import create_user as store_user
     from quartapp.db import Database
 
     # As form data, like a browser's: given as ``data=`` InputRequired finds nothing.
@@ -45,10 +44,12 @@ async def create_user(username: str, email: str, password: str) -> str:
     await database.open()
     try:
         # The form's values: stripped of surrounding spaces, as /register stores them.
-        await store_user(
-            database, form.username.data or "", form.email.data or "", await hashing.hash(password)
+        new_user = store.NewUser(
+            form.username.data or "", form.email.data or "", await hashing.hash(password)
         )
-    except DuplicateUserError as taken:
+        async with database.transaction() as session:
+            await store.create_user(session, new_user)
+    except store.DuplicateUserError as taken:
         return f"{taken.field}: already registered"
     finally:
         hashing.close()

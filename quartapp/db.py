@@ -1,9 +1,13 @@
 """The database engine and sessions of one app.
 
-Reads go through one session per request (``request_session``). Writes go through
+Reads go through one session per request (``Database.request_session``). Writes go through
 ``transaction()``, a short session of its own that, on SQLite, starts with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes on a stale
 snapshot fails at once with "database is locked", ignoring ``busy_timeout``.
+
+A transaction is also the unit of work that announces changes: the live events a write
+adds (``add_event``) are handed to the app's ``announce`` callback once, after the commit
+succeeds, and never when it rolls back. Stores write; nobody else has to remember to tell.
 
 On SQLite, reads send no BEGIN: each statement sees the newest commit, as on PostgreSQL's
 default READ COMMITTED, so code that is right on one is right on the other. Connections
@@ -13,12 +17,12 @@ COMMIT or ROLLBACK with no transaction open.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g, has_app_context
+from quart import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -29,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from quartapp import sqlite_trips
+from quartapp.models import Event
 
 SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
@@ -41,13 +46,29 @@ _BEGIN_OPTION = "quartapp_sqlite_begin"
 # requests at once opened and closed a connection (a thread, the file, its pragmas) for
 # most of them. An idle one costs a thread and its page cache.
 SQLITE_POOL_SIZE = 20
+_WRITTEN_EVENTS = "quartapp.written_events"  # session.info: this transaction's events
+_REQUEST_SESSION = "quartapp_db_session"  # g: the request's read session
+
+# Told of the events a transaction wrote, after it committed.
+Announce = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+async def _announce_nothing(_events: Sequence[Event]) -> None:
+    """For a database used outside the app (commands, benchmarks): nobody listens."""
+
+
+def add_event(session: AsyncSession, event: Event) -> None:
+    """Write ``event`` in this transaction; it is announced once the transaction commits."""
+    session.add(event)
+    session.info.setdefault(_WRITTEN_EVENTS, []).append(event)
 
 
 class Database:
-    """One engine per app, made in ``before_serving`` and disposed in ``after_serving``."""
+    """One engine per app, opened when serving starts and disposed when it ends."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, announce: Announce = _announce_nothing) -> None:
         self.url = url
+        self._announce = announce
         self._engine: AsyncEngine | None = None
         self._readers: async_sessionmaker[AsyncSession] | None = None
         self._writers: async_sessionmaker[AsyncSession] | None = None
@@ -90,7 +111,8 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back on error.
+        """A write transaction: committed when the block ends, rolled back on error; the
+        events it wrote are announced after the commit.
 
         The request's read session gives its connection back first: requests that held
         one connection while waiting for a second stalled the whole pool (until its 30 s
@@ -98,9 +120,35 @@ class Database:
         """
         if self._writers is None:
             raise RuntimeError("the database is not open (before_serving has not run)")
-        await release_request_session()
-        async with self._writers() as session, session.begin():
-            yield session
+        await self.release_request_session()
+        async with self._writers() as session:
+            async with session.begin():
+                yield session
+            written: list[Event] = session.info.pop(_WRITTEN_EVENTS, [])
+        if written:
+            await self._announce(written)
+
+    def request_session(self) -> AsyncSession:
+        """The read session of the current request (or websocket), opened on first use and
+        closed when the request ends (``close_request_session``)."""
+        session: AsyncSession | None = g.get(_REQUEST_SESSION)
+        if session is None:
+            session = self.reader()
+            setattr(g, _REQUEST_SESSION, session)
+        return session
+
+    async def release_request_session(self) -> None:
+        """End the request's read transaction, returning its connection to the pool. What
+        it loaded stays readable, and its next query takes a connection again."""
+        session = g.get(_REQUEST_SESSION) if has_app_context() else None
+        if session is not None:
+            await session.close()
+
+    async def close_request_session(self, _exc: BaseException | None = None) -> None:
+        """At the end of a request (an app-context teardown): forget its read session."""
+        session = g.pop(_REQUEST_SESSION, None) if has_app_context() else None
+        if session is not None:
+            await session.close()
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -132,45 +180,3 @@ def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
         begin = connection.get_execution_options().get(_BEGIN_OPTION)
         if begin:  # writers only
             connection.exec_driver_sql(begin)
-
-
-def init_app(app: Quart, url: str) -> Database:
-    database = Database(url)
-    app.extensions["database"] = database
-
-    @app.before_serving
-    async def _open() -> None:
-        await database.open()
-
-    @app.after_serving
-    async def _close() -> None:
-        await database.close()
-
-    @app.teardown_appcontext
-    async def _close_request_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            await session.close()
-
-    return database
-
-
-def get_database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
-def request_session() -> AsyncSession:
-    """The read session of the current request (or websocket), opened on first use."""
-    if "db_session" not in g:
-        g.db_session = get_database().reader()
-    session: AsyncSession = g.db_session
-    return session
-
-
-async def release_request_session() -> None:
-    """End the request's read transaction, returning its connection to the pool. What it
-    loaded stays readable, and its next query takes a connection again."""
-    session = g.get("db_session") if has_app_context() else None
-    if session is not None:
-        await session.close()

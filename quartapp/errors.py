@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from quart import (
     Quart,
@@ -14,12 +14,14 @@ from quart import (
     redirect,
     render_template,
     request,
+    url_for,
     websocket,
 )
 from quart_auth import Unauthorized
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from quartapp.security import safe_next
+from quartapp.security.redirects import safe_next
+from quartapp.web import is_api_request
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,6 @@ DESCRIPTIONS = {
 }
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
 async def _discard_body() -> None:
     """Read what the client sent before answering; hypercorn otherwise drops the
     keep-alive connection without a word and the client's next request fails."""
@@ -66,7 +64,7 @@ def _message(error: HTTPException) -> str:
 async def render_error(error: HTTPException) -> Response:
     code = error.code or 500
     message = _message(error)
-    if wants_json():
+    if is_api_request():
         response = jsonify({"error": {"status": code, "message": message}})
     else:
         title = TITLES.get(code, error.name)
@@ -96,9 +94,9 @@ def init_app(app: Quart) -> None:
     @app.errorhandler(Unauthorized)
     async def unauthorized(error: Unauthorized) -> Response:
         await _discard_body()
-        if wants_json():
+        if is_api_request():
             return await render_error(error)
-        location = "/login?next=" + quote(safe_next(_return_path()), safe="/")
+        location = url_for("accounts.login", next=safe_next(_return_path()))
         response: Response = redirect(location, 303)  # type: ignore[assignment]
         return response
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from quart import Blueprint, Response, current_app, jsonify
+from quart import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from quartapp.db import get_database
+from quartapp.services import services
+from quartapp.web import no_store
 
 blueprint = Blueprint("health", __name__)
 logger = logging.getLogger(__name__)
@@ -24,8 +25,7 @@ CHECK_TIMEOUT = 2.0  # seconds for each dependency
 def _answer(body: dict[str, object], status: int = 200) -> Response:
     response = jsonify(body)
     response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)
 
 
 @blueprint.route("/healthz")
@@ -34,15 +34,15 @@ async def healthz() -> Response:
 
 
 async def _database_answers() -> None:
-    async with get_database().reader() as session:
+    async with services().database.reader() as session:
         await session.execute(text("SELECT 1"))
 
 
 @blueprint.route("/readyz")
 async def readyz() -> Response:
     checks = {"database": _database_answers()}
-    if current_app.extensions["settings"].redis_url:
-        checks["redis"] = current_app.extensions["live_hub"].broker.ping()
+    if services().settings.redis_url:
+        checks["redis"] = services().broker.ping()
     failed = {}
     for name, check in checks.items():
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
-from quart import Quart
 
 from quartapp.config import PROXY_HEADERS, Settings
 
@@ -31,13 +30,14 @@ class WebsocketSchemes:
         await self.app(scope, receive, send)
 
 
-def trust_proxy(app: Quart, settings: Settings) -> None:
+def trusting_proxy(app: ASGIFramework, settings: Settings) -> ASGIFramework:
     """Behind PROXY_TRUSTED_HOPS proxies, take the client address, scheme and host from the
     headers they add (HTTP and websockets alike): the last N values, those our own proxies
-    wrote, never the ones a client sent before them."""
-    if settings.proxy_trusted_hops:
-        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
-            WebsocketSchemes(app.asgi_app),
-            mode=PROXY_HEADERS[settings.proxy_headers],
-            trusted_hops=settings.proxy_trusted_hops,
-        )
+    wrote, never the ones a client sent before them. Without it, ``app`` as it is."""
+    if not settings.proxy_trusted_hops:
+        return app
+    return ProxyFixMiddleware(
+        WebsocketSchemes(app),
+        mode=PROXY_HEADERS[settings.proxy_headers],
+        trusted_hops=settings.proxy_trusted_hops,
+    )

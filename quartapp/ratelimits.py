@@ -15,19 +15,27 @@ a warning logged: a Redis outage must not lock everyone out.
 
 from __future__ import annotations
 
+import enum
 import logging
+import math
 import time
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
+from quart import Quart, current_app, request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from werkzeug.exceptions import TooManyRequests
 
-from quartapp.config import RateLimitSpec
+from quartapp.config import RateLimitSpec, Settings
 
 logger = logging.getLogger(__name__)
 
 MICROSECONDS = 1_000_000
 MEMORY_KEYS_BEFORE_SWEEP = 10_000
+_LIMIT_ATTRIBUTE = "quartapp_rate_limit"  # set on a view by ``rate_limited``
+View = TypeVar("View", bound=Callable[..., Any])
 
 # KEYS[1]: the key; ARGV: emission interval and tolerance, in microseconds. Returns -1 when
 # allowed (and counted), else the microseconds to wait. Keys expire once they are spent.
@@ -97,6 +105,7 @@ class RedisLimitStore:
         self.url = url
         self.prefix = prefix + "ratelimit:"
         self._redis: Redis | None = None
+        self._script: Any = None
 
     async def start(self) -> None:
         self._redis = Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
@@ -117,3 +126,70 @@ class RedisLimitStore:
             )
             return None
         return None if int(wait) < 0 else int(wait) / MICROSECONDS
+
+
+class Limit(enum.Enum):
+    """The limited actions; each has its own setting (``RATE_LIMIT_...``)."""
+
+    LOGIN = "login"
+    REGISTER = "register"
+    PASSWORDS_API = "passwords_api"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """This app's limits, per client address, and the store where they count."""
+
+    store: LimitStore
+    enabled: bool
+    specs: Mapping[Limit, RateLimitSpec]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimits:
+        # In memory per process; in Redis when configured, so limits hold across workers.
+        store: LimitStore = (
+            RedisLimitStore(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else MemoryLimitStore()
+        )
+        specs = {
+            Limit.LOGIN: settings.rate_limit_login,
+            Limit.REGISTER: settings.rate_limit_register,
+            Limit.PASSWORDS_API: settings.rate_limit_passwords_api,
+        }
+        return cls(store, settings.rate_limits_enabled, specs)
+
+
+def rate_limited(limit: Limit) -> Callable[[View], View]:
+    """Count this view's POSTs per client address, before CSRF and the view itself run."""
+
+    def mark(view: View) -> View:
+        setattr(view, _LIMIT_ATTRIBUTE, limit)
+        return view
+
+    return mark
+
+
+def client_address() -> str:
+    """The connection's own address: never a header the client could forge."""
+    return request.remote_addr or "unknown"
+
+
+def limit_of_request() -> Limit | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, _LIMIT_ATTRIBUTE, None)
+    return limit if isinstance(limit, Limit) and request.method == "POST" else None
+
+
+def install(app: Quart, limits: RateLimits) -> None:
+    """Refuse a POST over its view's limit with a 429 (a ``before_request`` hook)."""
+
+    async def enforce_rate_limits() -> None:
+        limit = limit_of_request()
+        if not limits.enabled or limit is None:
+            return
+        wait = await limits.store.hit(f"{request.endpoint}:{client_address()}", limits.specs[limit])
+        if wait is not None:
+            raise TooManyRequests(retry_after=max(1, math.ceil(wait)))
+
+    app.before_request(enforce_rate_limits)

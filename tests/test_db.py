@@ -14,13 +14,14 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from quartapp.db import Database
 from quartapp.models import Entry
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions
 from tests.test_security import second_user
 
 
 def database_of(app: Quart) -> Database:
-    database: Database = app.extensions["database"]
+    database: Database = services_of(app).database
     return database
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from quartapp.db import Database
 from quartapp.models import User
+from quartapp.services import services_of
 from tests.database import TestDatabase
 
 
@@ -40,7 +41,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def database_of(app: Quart) -> Database:
-    database: Database = app.extensions["database"]
+    database: Database = services_of(app).database
     return database
 
 

@@ -10,13 +10,43 @@ from __future__ import annotations
 
 from typing import cast
 
-from quart import Quart, current_app
+from quart import Quart
 from quart_auth import Action, AuthUser, QuartAuth, current_user
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from quartapp.accounts import service
-from quartapp.accounts.service import SessionPolicy
-from quartapp.db import get_database, request_session
-from quartapp.models import User
+from quartapp.accounts import store
+from quartapp.accounts.store import FoundLogin, LoginState, SessionPolicy
+from quartapp.db import Database
+from quartapp.live.viewers import Viewer
+from quartapp.models import User, utcnow
+from quartapp.services import services
+
+
+async def check_login(
+    database: Database, policy: SessionPolicy, token: str, read: AsyncSession
+) -> User | None:
+    """The user a login id belongs to, or None when it is unknown, revoked or expired."""
+    return await _settle(database, policy, token, await store.find_login(read, token))
+
+
+async def _settle(
+    database: Database, policy: SessionPolicy, token: str, found: FoundLogin | None
+) -> User | None:
+    """Delete an expired login; write a login's last-seen time at most once a
+    ``LAST_SEEN_RESOLUTION``. The write transaction hands the request's read connection
+    back first (``Database.transaction``); other callers close their reader before this."""
+    if found is None:
+        return None
+    now = utcnow()
+    state = policy.state(found.login, now)
+    if state is LoginState.CURRENT:
+        return found.user
+    async with database.transaction() as session:
+        if state is LoginState.EXPIRED:
+            await store.end_session(session, token)
+            return None
+        await store.mark_seen(session, found.login.id, now)
+    return found.user
 
 
 class SessionUser(AuthUser):
@@ -31,11 +61,9 @@ class SessionUser(AuthUser):
         if not self._resolved:
             self._resolved = True
             if self.auth_id is not None and self.action != Action.DELETE:
-                self._user = await service.resolve_session(
-                    get_database(),
-                    request_session(),
-                    self.auth_id,
-                    current_app.extensions["session_policy"],
+                database = services().database
+                self._user = await check_login(
+                    database, services().session_policy, self.auth_id, database.request_session()
                 )
         return self._user
 
@@ -49,13 +77,38 @@ async def current_account() -> User | None:
     return await cast(SessionUser, current_user).account()
 
 
+async def require_account() -> User:
+    """The logged-in user; call only behind ``login_required``."""
+    user = await current_account()
+    assert user is not None
+    return user
+
+
 def current_session_token() -> str | None:
     return cast(SessionUser, current_user).auth_id
 
 
+class LiveViewers:
+    """Who is on a live socket, for ``quartapp.live`` (its ``Viewers``)."""
+
+    def __init__(self, database: Database, policy: SessionPolicy) -> None:
+        self._database = database
+        self._policy = policy
+
+    async def current(self) -> Viewer | None:
+        user = await current_account()
+        token = current_session_token()
+        return Viewer(user.id, token) if user is not None and token is not None else None
+
+    async def still_signed_in(self, session_token: str) -> bool:
+        async with self._database.reader() as read:  # closed before _settle may write
+            found = await store.find_login(read, session_token)
+        user = await _settle(self._database, self._policy, session_token, found)
+        return user is not None
+
+
 def init_auth(app: Quart, policy: SessionPolicy, secure_cookies: bool) -> QuartAuth:
-    app.extensions["session_policy"] = policy
-    auth = QuartAuth(
+    return QuartAuth(
         app,
         cookie_secure=secure_cookies,
         cookie_samesite="Lax",
@@ -63,7 +116,3 @@ def init_auth(app: Quart, policy: SessionPolicy, secure_cookies: bool) -> QuartA
         duration=int(policy.remember_for.total_seconds()),
         user_class=SessionUser,
     )
-    # quart-auth adds ``current_user`` to templates with a plain function, which Quart runs
-    # in a worker thread at every render. Templates use ``viewer`` (quartapp.create_app).
-    app.template_context_processors[None].remove(auth._template_context)
-    return auth

@@ -6,13 +6,16 @@ import json
 import logging
 from typing import cast
 
-from quart import Blueprint, Response, current_app, flash, redirect, render_template, request
+from quart import Blueprint, Response, flash, render_template, request
 from quart_auth import login_required, login_user, logout_user
-from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quartapp import live
-from quartapp.accounts import service
-from quartapp.accounts.auth import SessionUser, current_account, current_session_token
+from quartapp.accounts import store
+from quartapp.accounts.auth import (
+    SessionUser,
+    current_account,
+    current_session_token,
+    require_account,
+)
 from quartapp.accounts.forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -21,60 +24,54 @@ from quartapp.accounts.forms import (
     RegisterForm,
 )
 from quartapp.accounts.hashing import PasswordHashing
-from quartapp.db import get_database, request_session
 from quartapp.forms import posted_form
 from quartapp.journal import store as journal_store
 from quartapp.models import User
-from quartapp.security import rotate_csrf_token, safe_next
+from quartapp.ratelimits import Limit, rate_limited
+from quartapp.security.csrf import rotate_csrf_token
+from quartapp.security.redirects import safe_next
+from quartapp.services import read_session, services, transaction
+from quartapp.web import HtmlAnswer, no_store, see_other, see_other_path
 
 blueprint = Blueprint("accounts", __name__, template_folder="templates")
 # Auth events, never with a password, cookie or token; names are escaped by the formatter.
 auth_log = logging.getLogger("quartapp.auth")
 
 BAD_LOGIN = "That username or password is not right."
-Page = str | tuple[str, int]
 
 
 def hashing() -> PasswordHashing:
-    result: PasswordHashing = current_app.extensions["password_hashing"]
-    return result
-
-
-def see_other(location: str) -> WerkzeugResponse:
-    return redirect(location, 303)
-
-
-async def require_account() -> User:
-    """The logged-in user; call only behind ``login_required``."""
-    user = await current_account()
-    assert user is not None
-    return user
+    return services().hashing
 
 
 async def _log_in(user: User, remember: bool) -> None:
     """Start a new login session (a new id every time) and forget the previous one."""
     previous = current_session_token()
-    if previous is not None:
-        await service.end_session(get_database(), previous)
-        await live.notify()
-    token = await service.start_session(get_database(), user.id, remember)
+    async with transaction() as session:
+        if previous is not None:
+            await store.end_session(session, previous)
+        token = await store.start_session(session, user.id, remember)
     login_user(SessionUser(token), remember=remember)
     rotate_csrf_token()
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
-async def register() -> Page | WerkzeugResponse:
+@rate_limited(Limit.REGISTER)
+async def register() -> HtmlAnswer | Response:
     if await current_account() is not None:
-        return see_other("/")
+        return see_other("journal.index")
     form = await posted_form(RegisterForm)
     if request.method == "POST":
         if form.validate():
-            password_hash = await hashing().hash(form.password.data or "")
+            new_user = store.NewUser(
+                form.username.data or "",
+                form.email.data or "",
+                await hashing().hash(form.password.data or ""),
+            )
             try:
-                user = await service.create_user(
-                    get_database(), form.username.data or "", form.email.data or "", password_hash
-                )
-            except service.DuplicateUserError as taken:
+                async with transaction() as session:
+                    user = await store.create_user(session, new_user)
+            except store.DuplicateUserError as taken:
                 field = form.username if taken.field == "username" else form.email
                 cast(list[str], field.errors).append(
                     f"That {'username' if taken.field == 'username' else 'e-mail address'} "
@@ -84,31 +81,33 @@ async def register() -> Page | WerkzeugResponse:
                 await _log_in(user, remember=False)
                 auth_log.info("registered user_id=%s", user.id)
                 await flash(f"Welcome, {user.username}! Your journal is ready.", "success")
-                return see_other("/")
+                return see_other("journal.index")
         return await render_template("accounts/register.html", form=form), 400
     return await render_template("accounts/register.html", form=form)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-async def login() -> Page | WerkzeugResponse:
+@rate_limited(Limit.LOGIN)
+async def login() -> HtmlAnswer | Response:
     next_url = safe_next(request.args.get("next"))
     if await current_account() is not None:
-        return see_other(next_url)
+        return see_other_path(next_url)
     form = await posted_form(LoginForm)
     if request.method == "POST":
         if form.validate():
-            user = await service.find_user_for_login(request_session(), form.username.data or "")
+            user = await store.find_user_for_login(read_session(), form.username.data or "")
             password = form.password.data or ""
             if user is None:
                 await hashing().verify_unknown_user(password)
             elif await hashing().verify(user.password_hash, password):
                 if hashing().needs_rehash(user.password_hash):
                     new_hash = await hashing().hash(password)
-                    await service.set_password_hash(get_database(), user.id, new_hash)
+                    async with transaction() as session:
+                        await store.set_password_hash(session, user.id, new_hash)
                 await _log_in(user, remember=bool(form.remember.data))
                 auth_log.info("login ok user_id=%s from=%s", user.id, request.remote_addr)
                 await flash(f"Logged in as {user.username}.", "success")
-                return see_other(next_url)
+                return see_other_path(next_url)
             auth_log.info("login failed for %r from=%s", form.username.data, request.remote_addr)
             form.form_errors.append(BAD_LOGIN)
         return await render_template("accounts/login.html", form=form, next_url=next_url), 400
@@ -116,16 +115,16 @@ async def login() -> Page | WerkzeugResponse:
 
 
 @blueprint.route("/logout", methods=["POST"])
-async def logout() -> WerkzeugResponse:
+async def logout() -> Response:
     token = current_session_token()
     if token is not None:
-        await service.end_session(get_database(), token)
-        await live.notify()
+        async with transaction() as session:
+            await store.end_session(session, token)
         auth_log.info("logout from=%s", request.remote_addr)
     logout_user()
     rotate_csrf_token()
     await flash("You are logged out.", "success")
-    return see_other("/")
+    return see_other("journal.index")
 
 
 async def _account_page(
@@ -154,19 +153,20 @@ async def account() -> tuple[str, int]:
 
 @blueprint.route("/account/profile", methods=["POST"])
 @login_required
-async def update_profile() -> Page | WerkzeugResponse:
+async def update_profile() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(ProfileForm)
     if not form.validate():
         return await _account_page(user, profile=form, status=400)
-    await service.update_about(get_database(), user.id, form.about.data or "")
+    async with transaction() as session:
+        await store.update_about(session, user.id, form.about.data or "")
     await flash("Your profile is saved.", "success")
-    return see_other("/account")
+    return see_other("accounts.account")
 
 
 @blueprint.route("/account/password", methods=["POST"])
 @login_required
-async def change_password() -> Page | WerkzeugResponse:
+async def change_password() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(ChangePasswordForm)
     if form.validate():
@@ -174,29 +174,29 @@ async def change_password() -> Page | WerkzeugResponse:
             new_hash = await hashing().hash(form.password.data or "")
             token = current_session_token()
             assert token is not None
-            await service.change_password(get_database(), user.id, new_hash, keep_token=token)
-            await live.notify()
+            async with transaction() as session:
+                await store.change_password(session, user.id, new_hash, keep_token=token)
             auth_log.info("password changed user_id=%s", user.id)
             await flash("Password changed. Every other session was logged out.", "success")
-            return see_other("/account")
+            return see_other("accounts.account")
         cast(list[str], form.current_password.errors).append("That is not your current password.")
     return await _account_page(user, password=form, status=400)
 
 
 @blueprint.route("/account/delete", methods=["POST"])
 @login_required
-async def delete_account() -> Page | WerkzeugResponse:
+async def delete_account() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(DeleteAccountForm)
     if form.validate():
         if await hashing().verify(user.password_hash, form.password.data or ""):
-            await service.delete_user(get_database(), user.id)
-            await live.notify()
+            async with transaction() as session:
+                await store.delete_user(session, user.id)
             logout_user()
             rotate_csrf_token()
             auth_log.info("account deleted user_id=%s", user.id)
             await flash("Your account and all your entries are deleted.", "success")
-            return see_other("/")
+            return see_other("journal.index")
         cast(list[str], form.password.errors).append("That is not your password.")
     return await _account_page(user, delete=form, status=400)
 
@@ -206,7 +206,7 @@ async def delete_account() -> Page | WerkzeugResponse:
 async def export() -> Response:
     """Everything the user wrote, as one JSON file."""
     user = await require_account()
-    entries = await journal_store.entries_by_author(request_session(), user.id)
+    entries = await journal_store.entries_by_author(read_session(), user.id)
     document = {
         "username": user.username,
         "email": user.email,
@@ -228,5 +228,4 @@ async def export() -> Response:
         json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json"
     )
     response.headers["Content-Disposition"] = f'attachment; filename="{user.username}-journal.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)

@@ -1,19 +1,27 @@
 """Entry cards, rendered once for each content and kept, so a page only joins them.
 
-Twenty cards through Jinja's macro took a millisecond a page, more than the page's queries.
-A card is a pure function of what it shows, so the cache key is all of that (the body's
-HTML included): an edited, renamed or re-published entry simply has another key, and no
-write ever needs to invalidate anything. Each worker keeps the most recently used cards.
+Twenty cards through Jinja took a millisecond a page, more than the page's queries. A card
+is a pure function of what it shows, so the cache key is all of that (the body's HTML
+included): an edited, renamed or re-published entry simply has another key, and no write
+ever needs to invalidate anything. Each worker keeps the most recently used cards.
+
+Pages and live updates share the cards and the cache. A card needs no request: its links
+are paths built from the app's URL map.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
+from jinja2 import Environment, Template
 from markupsafe import Markup
-from quart import Quart, current_app
+from werkzeug.routing import Map, MapAdapter
 
+from quartapp.db import Database
+from quartapp.journal import store
 from quartapp.journal.store import ListedEntry
 from quartapp.models import Entry, User
 
@@ -21,20 +29,32 @@ CARD_TEMPLATE = "journal/_card.html"
 CARDS_KEPT = 1024  # about 3 KiB each with its key: a few MiB a worker
 
 CardKey = tuple[int, str, str, datetime, datetime | None, str, str, bool, bool]
+# (entry ids) -> {entry id: (card for readers, card for its author)}; live/messages.py
+LiveCards = Callable[[list[int]], Awaitable[dict[int, tuple[str, str]]]]
 
 
 class EntryCards:
-    def __init__(self, size: int = CARDS_KEPT) -> None:
+    def __init__(self, jinja_env: Environment, url_map: Map, size: int = CARDS_KEPT) -> None:
         self.size = size
+        self._jinja_env = jinja_env
+        self._url_map = url_map
+        self._template: Template | None = None
+        self._paths: MapAdapter | None = None
         self._cards: OrderedDict[CardKey, Markup] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._cards)
 
-    async def card(
-        self, entry: Entry | ListedEntry, viewer: User | None, link_title: bool = True
+    def path(self, endpoint: str, **values: Any) -> str:
+        """The path of a page of this site, as ``url_for`` gives it, with no request."""
+        if self._paths is None:
+            self._paths = self._url_map.bind("")
+        return self._paths.build(endpoint, values)
+
+    async def render(
+        self, entry: Entry | ListedEntry, *, by_author: bool, link_title: bool = True
     ) -> Markup:
-        """The card of ``entry`` as ``viewer`` sees it (its author gets an Edit link)."""
+        """The card of ``entry``; its author's has an Edit link."""
         key: CardKey = (
             entry.id,
             entry.title,
@@ -43,24 +63,44 @@ class EntryCards:
             entry.updated_at,
             entry.visibility,
             entry.author.username,
-            viewer is not None and viewer.id == entry.author_id,
+            by_author,
             link_title,
         )
         html = self._cards.get(key)
         if html is not None:
             self._cards.move_to_end(key)
             return html
-        template = current_app.jinja_env.get_template(CARD_TEMPLATE)
-        rendered = await template.render_async(entry=entry, viewer=viewer, link_title=link_title)
-        html = Markup(rendered)  # noqa: S704 - the output of an autoescaped template
+        if self._template is None:
+            self._template = self._jinja_env.get_template(CARD_TEMPLATE)
+        rendered = await self._template.render_async(
+            entry=entry, by_author=by_author, link_title=link_title, path=self.path
+        )
+        html = Markup(rendered.strip())  # noqa: S704 - the output of an autoescaped template
         self._cards[key] = html
         if len(self._cards) > self.size:
             self._cards.popitem(last=False)
         return html
 
+    async def card(
+        self, entry: Entry | ListedEntry, viewer: User | None, link_title: bool = True
+    ) -> Markup:
+        """For templates: the card of ``entry`` as ``viewer`` sees it."""
+        by_author = viewer is not None and viewer.id == entry.author_id
+        return await self.render(entry, by_author=by_author, link_title=link_title)
 
-def init_app(app: Quart) -> EntryCards:
-    cards = EntryCards()
-    app.extensions["entry_cards"] = cards
-    app.jinja_env.globals["card"] = cards.card
-    return cards
+
+def live_cards(database: Database, cards: EntryCards) -> LiveCards:
+    """The cards live updates send: the same cards, from the same cache, as the pages."""
+
+    async def render(entry_ids: list[int]) -> dict[int, tuple[str, str]]:
+        async with database.reader() as session:
+            entries = await store.listed_entries(session, entry_ids)
+        return {
+            entry.id: (
+                str(await cards.render(entry, by_author=False)),
+                str(await cards.render(entry, by_author=True)),
+            )
+            for entry in entries
+        }
+
+    return render

@@ -8,6 +8,7 @@ from wtforms import Form, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
 
 from quartapp.forms import strip
+from quartapp.journal.store import EntryContent
 from quartapp.models import PUBLIC, VISIBILITIES
 
 TITLE_MAX = 200
@@ -37,6 +38,8 @@ class EntryForm(Form):
         if not (field.data or "").strip():
             raise ValidationError("Write something first.")
 
-    def cleaned(self) -> tuple[str, str, str]:
-        """Title, body and visibility, once validated."""
-        return self.title.data or "", self.body.data or "", self.visibility.data or PUBLIC
+    def content(self) -> EntryContent:
+        """What the writer set, once validated, with the body rendered."""
+        return EntryContent.from_markdown(
+            self.title.data or "", self.body.data or "", self.visibility.data or PUBLIC
+        )

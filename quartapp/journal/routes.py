@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, abort, flash, redirect, render_template, request
+from quart import Blueprint, Response, abort, flash, render_template, request
 from quart_auth import login_required
-from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quartapp import live
-from quartapp.accounts import service as accounts
-from quartapp.accounts.auth import current_account
-from quartapp.db import get_database, request_session
+from quartapp.accounts import store as accounts
+from quartapp.accounts.auth import current_account, require_account
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
-from quartapp.models import MAX_ID, Entry, User
+from quartapp.models import Entry, User
+from quartapp.services import read_session, transaction
+from quartapp.web import HtmlAnswer, as_id, see_other
 
 blueprint = Blueprint("journal", __name__, template_folder="templates")
-
-Page = str | tuple[str, int]
 
 
 def _before_argument() -> int | None:
@@ -25,9 +22,10 @@ def _before_argument() -> int | None:
     raw = request.args.get("before")
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= MAX_ID):
+    before = as_id(raw)
+    if before is None:
         abort(400, "The 'before' parameter must be a positive entry number.")
-    return int(raw)
+    return before
 
 
 async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Entry:
@@ -35,7 +33,7 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
     unless the viewer wrote it. Someone else's private entry is a 404: it does not exist
     for them."""
     viewer = await current_account()
-    entry = await store.get_entry(request_session(), entry_id)
+    entry = await store.get_entry(read_session(), entry_id)
     is_author = entry is not None and viewer is not None and entry.author_id == viewer.id
     if entry is None or (not entry.is_public and not is_author):
         abort(404)
@@ -46,7 +44,7 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
 
 async def _home_page(viewer: User | None, form: EntryForm, status: int = 200) -> tuple[str, int]:
     before = _before_argument()
-    page = await store.visible_page(request_session(), viewer.id if viewer else None, before=before)
+    page = await store.visible_page(read_session(), viewer.id if viewer else None, before=before)
     html = await render_template("journal/index.html", page=page, form=form, before=before)
     return html, status
 
@@ -58,16 +56,15 @@ async def index() -> tuple[str, int]:
 
 @blueprint.route("/entries", methods=["POST"])
 @login_required
-async def create() -> Page | WerkzeugResponse:
-    viewer = await current_account()
-    assert viewer is not None
+async def create() -> HtmlAnswer | Response:
+    viewer = await require_account()
     form = await posted_form(EntryForm)
     if not form.validate():
         return await _home_page(viewer, form, status=400)
-    entry_id = await store.create_entry(get_database(), viewer.id, *form.cleaned())
-    await live.notify()
+    async with transaction() as session:
+        entry = await store.create_entry(session, viewer.id, form.content())
     await flash("Your entry is posted.", "success")
-    return redirect(f"/entries/{entry_id}", 303)
+    return see_other("journal.show", entry_id=entry.id)
 
 
 @blueprint.route("/entries/<id:entry_id>")
@@ -78,7 +75,7 @@ async def show(entry_id: int) -> str:
 
 @blueprint.route("/entries/<id:entry_id>/edit", methods=["GET", "POST"])
 @login_required
-async def edit(entry_id: int) -> Page | WerkzeugResponse:
+async def edit(entry_id: int) -> HtmlAnswer | Response:
     entry = await get_visible_entry(entry_id, check_author=True)
     if request.method == "GET":
         form = EntryForm(obj=entry)
@@ -86,30 +83,30 @@ async def edit(entry_id: int) -> Page | WerkzeugResponse:
     form = await posted_form(EntryForm)
     if not form.validate():
         return await render_template("journal/edit.html", entry=entry, form=form), 400
-    await store.update_entry(get_database(), entry.id, *form.cleaned())
-    await live.notify()
+    async with transaction() as session:
+        await store.update_entry(session, entry.id, form.content())
     await flash("Your changes are saved.", "success")
-    return redirect(f"/entries/{entry.id}", 303)
+    return see_other("journal.show", entry_id=entry.id)
 
 
 @blueprint.route("/entries/<id:entry_id>/delete", methods=["POST"])
 @login_required
-async def delete(entry_id: int) -> WerkzeugResponse:
+async def delete(entry_id: int) -> Response:
     entry = await get_visible_entry(entry_id, check_author=True)
-    await store.delete_entry(get_database(), entry.id)
-    await live.notify()
+    async with transaction() as session:
+        await store.delete_entry(session, entry.id)
     await flash("The entry is deleted.", "success")
-    return redirect("/", 303)
+    return see_other("journal.index")
 
 
 @blueprint.route("/u/<username>")
 async def profile(username: str) -> str:
-    author = await accounts.get_user_by_username(request_session(), username)
+    author = await accounts.get_user_by_username(read_session(), username)
     if author is None:
         abort(404)
     viewer = await current_account()
     before = _before_argument()
     page = await store.visible_page(
-        request_session(), viewer.id if viewer else None, before=before, author_id=author.id
+        read_session(), viewer.id if viewer else None, before=before, author_id=author.id
     )
     return await render_template("journal/profile.html", author=author, page=page, before=before)

@@ -1,4 +1,9 @@
-"""Entry queries and writes. Every read takes the viewer, so visibility is decided here once."""
+"""Entry queries and writes. Every read takes the viewer, so visibility is decided here once.
+
+Every function takes the session first: the request's read session for reads, the write
+transaction (``Database.transaction``) for writes. Each write records its live event in that
+transaction, which announces it once it commits.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    bindparam,
-    delete,
-    func,
-    select,
-    union_all,
-    update,
-)
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from quartapp.db import Database
 from quartapp.journal.render import render_markdown
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, Event, User, utcnow
 
 PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class EntryContent:
+    """What a writer sets of an entry, with its Markdown rendered: before any write lock
+    is taken, since rendering a long body takes a while."""
+
+    title: str
+    body: str
+    visibility: str
+    body_html: str
+
+    @classmethod
+    def from_markdown(cls, title: str, body: str, visibility: str) -> EntryContent:
+        return cls(title, body, visibility, render_markdown(body))
 
 
 @dataclass(frozen=True)
@@ -124,19 +134,29 @@ async def visible_page(
     rows = (await session.execute(query, bound)).all()
     if not rows:
         return Page([], None, await events.newest_seq(session))
-    entries = [_listed(row) for row in rows]
+    entries = [_listed(row[:-1]) for row in rows]
     older = entries[page_size - 1].id if len(entries) > page_size else None
     live_seq = rows[0][-1] or 0
     return Page(entries[:page_size], older, live_seq)
 
 
 def _listed(row: Sequence[Any]) -> ListedEntry:
-    *fields, username, _live_seq = row
+    *fields, username = row
     entry_id, author_id, title, body_html, visibility, created_at, updated_at = fields
     return ListedEntry(
         entry_id, author_id, title, body_html, visibility, created_at, updated_at,
         Byline(author_id, username),
     )  # fmt: skip
+
+
+async def listed_entries(session: AsyncSession, entry_ids: list[int]) -> list[ListedEntry]:
+    """These entries as their cards show them (any visibility: the caller decides)."""
+    query = (
+        select(*_LISTED_COLUMNS, User.username)
+        .join(User, User.id == Entry.author_id)
+        .where(Entry.id.in_(entry_ids))
+    )
+    return [_listed(row) for row in (await session.execute(query)).all()]
 
 
 _ENTRY_WITH_AUTHOR = (
@@ -154,75 +174,57 @@ async def entries_by_author(session: AsyncSession, author_id: int) -> list[Entry
     return list((await session.scalars(query)).all())
 
 
-async def create_entry(db: Database, author_id: int, title: str, body: str, visibility: str) -> int:
-    """Insert an entry and its live event, in one transaction."""
+async def create_entry(session: AsyncSession, author_id: int, content: EntryContent) -> Entry:
     entry = Entry(
         author_id=author_id,
-        title=title,
-        body=body,
-        body_html=render_markdown(body),
-        visibility=visibility,
+        title=content.title,
+        body=content.body,
+        body_html=content.body_html,
+        visibility=content.visibility,
         created_at=utcnow(),
     )
-    async with db.transaction() as session:
-        session.add(entry)
-        await session.flush()  # assigns entry.id
-        await events.record(
-            session, events.CREATED, author_id, entry_id=entry.id, public_after=entry.is_public
-        )
-    return entry.id
+    session.add(entry)
+    await session.flush()  # assigns entry.id
+    await events.record(
+        session, events.CREATED, author_id, entry_id=entry.id, public_after=entry.is_public
+    )
+    return entry
 
 
-async def _lock_visibility(session: AsyncSession, entry_id: int) -> tuple[int, bool] | None:
-    """The author and whether the entry is public now, with the row locked (PostgreSQL)."""
-    row = (
-        await session.execute(
-            select(Entry.author_id, Entry.visibility).where(Entry.id == entry_id).with_for_update()
-        )
-    ).first()
-    return None if row is None else (row.author_id, row.visibility == PUBLIC)
+async def _locked_entry(session: AsyncSession, entry_id: int) -> Entry | None:
+    """The entry, its row locked on PostgreSQL (SQLite's writers take turns anyway)."""
+    return await session.get(Entry, entry_id, with_for_update=True)
 
 
-async def update_entry(db: Database, entry_id: int, title: str, body: str, visibility: str) -> None:
-    body_html = render_markdown(body)  # before the write lock is taken
-    async with db.transaction() as session:
-        before = await _lock_visibility(session, entry_id)
-        if before is None:
-            return  # deleted meanwhile: nothing to update
-        await session.execute(
-            update(Entry)
-            .where(Entry.id == entry_id)
-            .values(
-                title=title,
-                body=body,
-                body_html=body_html,
-                visibility=visibility,
-                updated_at=utcnow(),
-            )
-        )
-        author_id, public_before = before
-        await events.record(
-            session,
-            events.UPDATED,
-            author_id,
-            entry_id=entry_id,
-            public_before=public_before,
-            public_after=visibility == PUBLIC,
-        )
+async def update_entry(session: AsyncSession, entry_id: int, content: EntryContent) -> Entry | None:
+    """The entry as changed; None when it was deleted meanwhile."""
+    entry = await _locked_entry(session, entry_id)
+    if entry is None:
+        return None
+    public_before = entry.is_public
+    entry.title = content.title
+    entry.body = content.body
+    entry.body_html = content.body_html
+    entry.visibility = content.visibility
+    entry.updated_at = utcnow()
+    await events.record(
+        session,
+        events.UPDATED,
+        entry.author_id,
+        entry_id=entry.id,
+        public_before=public_before,
+        public_after=entry.is_public,
+    )
+    return entry
 
 
-async def delete_entry(db: Database, entry_id: int) -> None:
-    async with db.transaction() as session:
-        before = await _lock_visibility(session, entry_id)
-        if before is None:
-            return
-        await session.execute(delete(Entry).where(Entry.id == entry_id))
-        author_id, public_before = before
-        await events.record(
-            session, events.DELETED, author_id, entry_id=entry_id, public_before=public_before
-        )
-
-
-async def get_entries(session: AsyncSession, entry_ids: list[int]) -> list[Entry]:
-    query = select(Entry).options(joinedload(Entry.author)).where(Entry.id.in_(entry_ids))
-    return list((await session.scalars(query)).all())
+async def delete_entry(session: AsyncSession, entry_id: int) -> Entry | None:
+    """The entry as it was; None when it was deleted meanwhile."""
+    entry = await _locked_entry(session, entry_id)
+    if entry is None:
+        return None
+    await session.delete(entry)
+    await events.record(
+        session, events.DELETED, entry.author_id, entry_id=entry.id, public_before=entry.is_public
+    )
+    return entry

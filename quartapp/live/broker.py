@@ -161,3 +161,8 @@ class RedisBroker(Broker):
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def make_broker(redis_url: str, redis_prefix: str) -> Broker:
+    """Redis pub/sub when configured (several workers or hosts), else in memory."""
+    return RedisBroker(redis_url, redis_prefix) if redis_url else MemoryBroker()

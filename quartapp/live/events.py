@@ -1,4 +1,7 @@
-"""The events table: written with each entry change, read to fan out and to replay.
+"""The events table: written with each change, read to fan out and to replay.
+
+``record`` is the interface features publish through: a store calls it inside its write
+transaction, and the transaction announces the event once it commits (``db.add_event``).
 
 ``seq`` must grow in commit order, or a reader that saw seq 6 could later miss seq 5
 committing behind it. SQLite serializes writers (``BEGIN IMMEDIATE``); on PostgreSQL a
@@ -13,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quartapp.db import add_event
 from quartapp.models import Event, utcnow
 
 CREATED = "created"
@@ -44,9 +48,10 @@ async def record(
     public_before: bool = False,
     public_after: bool = False,
 ) -> None:
-    """Add an event to the caller's open write transaction."""
+    """Add an event to the caller's open write transaction, announced after its commit."""
     await _serialize_writers(session)
-    session.add(
+    add_event(
+        session,
         Event(
             kind=kind,
             entry_id=entry_id,
@@ -54,7 +59,7 @@ async def record(
             public_before=public_before,
             public_after=public_after,
             created_at=utcnow(),
-        )
+        ),
     )
 
 

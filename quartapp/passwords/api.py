@@ -1,8 +1,8 @@
 """``POST /api/passwords``: a JSON policy in, passwords and their strength out.
 
-No login and no CSRF token: it changes no state, it only accepts ``application/json``
-(which another site's page cannot send without a CORS preflight), and it sends no CORS
-headers, so no other site can read what it returns.
+Never cached (``routes.never_cache``). No login and no CSRF token: it changes no state,
+it only accepts ``application/json`` (which another site's page cannot send without a CORS
+preflight), and it sends no CORS headers, so no other site can read what it returns.
 """
 
 from __future__ import annotations
@@ -13,17 +13,9 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from quartapp.passwords.describe import summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.schema import from_json, generate_batch
+from quartapp.ratelimits import Limit, rate_limited
 
 blueprint = Blueprint("passwords_api", __name__)
-
-
-@blueprint.after_app_request
-async def never_cache(response: Response) -> Response:
-    """Every answer, errors and rate limits included (even a 405 that no view of ours made):
-    a cache must never keep a password."""
-    if request.path == "/api/passwords":
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def field_errors(errors: dict[str, str]) -> Response:
@@ -41,6 +33,7 @@ def field_errors(errors: dict[str, str]) -> Response:
 
 
 @blueprint.route("/api/passwords", methods=["POST"])
+@rate_limited(Limit.PASSWORDS_API)
 async def generate() -> Response:
     if not request.is_json:
         await request.get_data()  # read it anyway, so the connection stays usable

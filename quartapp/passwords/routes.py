@@ -5,37 +5,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Blueprint, Response, abort, flash, redirect, render_template, request
+from quart import Blueprint, Response, abort, flash, render_template, request
 from quart_auth import Unauthorized, login_required
 
-from quartapp.accounts.auth import current_account
-from quartapp.db import get_database, request_session
-from quartapp.models import MAX_ID, SavedPolicy
+from quartapp.accounts.auth import current_account, require_account
+from quartapp.models import SavedPolicy
 from quartapp.passwords import store
 from quartapp.passwords.describe import summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.rules import import_rules
 from quartapp.passwords.schema import GeneratorRequest, from_form, generate_batch
+from quartapp.services import read_session, transaction
+from quartapp.web import HtmlAnswer, as_id, no_store, see_other
 
 blueprint = Blueprint("passwords", __name__, template_folder="templates")
 
 NAME_MAX = 60
-Page = str | tuple[str, int]
 
 
 @blueprint.after_app_request
 async def never_cache(response: Response) -> Response:
     """Generated passwords must not stay in any cache, the browser's included: every answer
-    under /passwords, even one no view of ours made (a 405)."""
-    if request.path == "/passwords" or request.path.startswith("/passwords/"):
-        response.headers["Cache-Control"] = "no-store"
+    of the page and of the API, even one no view of ours made (a 405, a 429)."""
+    path = request.path
+    if path in {"/passwords", "/api/passwords"} or path.startswith("/passwords/"):
+        return no_store(response)
     return response
 
 
 async def _owned_policy(policy_id: int) -> SavedPolicy:
     """The viewer's own saved policy: 404 if it does not exist, 403 if it is someone else's."""
     viewer = await current_account()
-    policy = await store.get_policy(request_session(), policy_id)
+    policy = await store.get_policy(read_session(), policy_id)
     if policy is None:
         abort(404)
     if viewer is None:
@@ -59,7 +60,7 @@ async def _page(
     """The generator page; with ``errors`` it shows the user's input and no password."""
     batch = None if errors else generate_batch(generator)
     viewer = await current_account()
-    policies = await store.list_policies(request_session(), viewer.id) if viewer else []
+    policies = await store.list_policies(read_session(), viewer.id) if viewer else []
     page = await render_template(
         "passwords/generator.html",
         fields=fields if fields is not None else generator.as_fields(),
@@ -76,13 +77,14 @@ async def _page(
 
 
 @blueprint.route("/passwords", methods=["GET", "POST"])
-async def generator() -> Page:
+async def generator() -> HtmlAnswer:
     if request.method == "GET":
         raw = request.args.get("policy", "")
         if raw:
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID):
+            policy_id = as_id(raw)
+            if policy_id is None:
                 abort(404)
-            saved = await _owned_policy(int(raw))
+            saved = await _owned_policy(policy_id)
             try:
                 criteria = store.criteria_of(saved)
             except PolicyError as error:  # saved before a rule tightened
@@ -106,7 +108,7 @@ async def generator() -> Page:
 
 
 @blueprint.route("/passwords/import", methods=["POST"])
-async def import_passwordrules() -> Page:
+async def import_passwordrules() -> HtmlAnswer:
     rules = (await request.form).get("rules", "")
     try:
         imported = import_rules(rules)
@@ -125,9 +127,8 @@ def _policy_name(form: dict[str, str], errors: dict[str, str]) -> str:
     return name
 
 
-async def _save(loaded: SavedPolicy | None) -> Page | Response:
-    viewer = await current_account()
-    assert viewer is not None
+async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
+    viewer = await require_account()
     form = dict(await request.form)
     errors: dict[str, str] = {}
     name = _policy_name(form, errors)
@@ -137,21 +138,23 @@ async def _save(loaded: SavedPolicy | None) -> Page | Response:
         errors.update(error.errors)
     if not errors:
         try:
-            if loaded is None:
-                policy_id = await store.create_policy(
-                    get_database(), viewer.id, name, generator_request
-                )
-            else:
-                policy_id = loaded.id
-                await store.update_policy(get_database(), policy_id, name, generator_request)
+            async with transaction() as session:
+                saved: SavedPolicy | None
+                if loaded is None:
+                    saved = await store.create_policy(session, viewer.id, name, generator_request)
+                else:
+                    saved = await store.update_policy(session, loaded.id, name, generator_request)
         except store.DuplicateNameError:
             errors["name"] = "You already have rules with that name."
         except store.TooManyPoliciesError:
             errors["name"] = f"You can keep at most {store.MAX_POLICIES_PER_USER} saved rules."
         else:
-            await flash(f"Saved the rules “{name}”.", "success")
-            response: Response = redirect(f"/passwords?policy={policy_id}", 303)  # type: ignore[assignment]
-            return response
+            if saved is not None:
+                await flash(f"Saved the rules “{name}”.", "success")
+                return see_other("passwords.generator", policy=saved.id)
+            # Deleted in another window meanwhile: offer to save them anew, nothing lost.
+            errors["name"] = "These rules were deleted meanwhile. Save them again to keep them."
+            loaded = None
     return await _page(
         GeneratorRequest(), fields=form, errors=errors, name=name, loaded=loaded, status=400
     )
@@ -159,13 +162,13 @@ async def _save(loaded: SavedPolicy | None) -> Page | Response:
 
 @blueprint.route("/passwords/policies", methods=["POST"])
 @login_required
-async def create_policy() -> Page | Response:
+async def create_policy() -> HtmlAnswer | Response:
     return await _save(None)
 
 
 @blueprint.route("/passwords/policies/<id:policy_id>", methods=["POST"])
 @login_required
-async def update_policy(policy_id: int) -> Page | Response:
+async def update_policy(policy_id: int) -> HtmlAnswer | Response:
     return await _save(await _owned_policy(policy_id))
 
 
@@ -173,7 +176,7 @@ async def update_policy(policy_id: int) -> Page | Response:
 @login_required
 async def delete_policy(policy_id: int) -> Response:
     policy = await _owned_policy(policy_id)
-    await store.delete_policy(get_database(), policy.id)
+    async with transaction() as session:
+        await store.delete_policy(session, policy.id)
     await flash(f"Deleted the rules “{policy.name}”.", "success")
-    response: Response = redirect("/passwords", 303)  # type: ignore[assignment]
-    return response
+    return see_other("passwords.generator")

@@ -1,14 +1,18 @@
-"""Saved generator policies: a writer's named rules. Criteria only, never a password."""
+"""Saved generator policies: a writer's named rules. Criteria only, never a password.
+
+Every function takes the session first: the request's read session for reads, the write
+transaction (``Database.transaction``) for writes.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quartapp.db import Database
 from quartapp.models import SavedPolicy, User, utcnow
 from quartapp.passwords.schema import GeneratorRequest, from_json
 
@@ -47,7 +51,15 @@ async def get_policy(session: AsyncSession, policy_id: int) -> SavedPolicy | Non
     return await session.get(SavedPolicy, policy_id)
 
 
-async def create_policy(db: Database, user_id: int, name: str, request: GeneratorRequest) -> int:
+async def create_policy(
+    session: AsyncSession, user_id: int, name: str, request: GeneratorRequest
+) -> SavedPolicy:
+    # The user's row, locked, serializes their saves on PostgreSQL, so two at once cannot
+    # both pass the count below (SQLite's writers are serialized anyway).
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    owned = await session.scalar(select(func.count()).where(SavedPolicy.user_id == user_id))
+    if (owned or 0) >= MAX_POLICIES_PER_USER:
+        raise TooManyPoliciesError()
     now = utcnow()
     policy = SavedPolicy(
         user_id=user_id,
@@ -57,37 +69,38 @@ async def create_policy(db: Database, user_id: int, name: str, request: Generato
         created_at=now,
         updated_at=now,
     )
+    await _saved(session, lambda: session.add(policy))
+    return policy
+
+
+async def update_policy(
+    session: AsyncSession, policy_id: int, name: str, request: GeneratorRequest
+) -> SavedPolicy | None:
+    """The policy as changed; None when it was deleted meanwhile."""
+    found = await session.get(SavedPolicy, policy_id, with_for_update=True)
+    if found is None:
+        return None
+    policy = found
+
+    def change() -> None:
+        policy.name = name
+        policy.name_key = name_key(name)
+        policy.criteria = criteria_json(request)
+        policy.updated_at = utcnow()
+
+    await _saved(session, change)
+    return policy
+
+
+async def _saved(session: AsyncSession, change: Callable[[], None]) -> None:
+    """Make the change in a savepoint: a name the user already has (the unique index says
+    so) becomes ``DuplicateNameError`` and leaves the transaction usable."""
     try:
-        async with db.transaction() as session:
-            # The user's row, locked, serializes their saves on PostgreSQL, so two at once
-            # cannot both pass the count below (SQLite's writers are serialized anyway).
-            await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-            owned = await session.scalar(select(func.count()).where(SavedPolicy.user_id == user_id))
-            if (owned or 0) >= MAX_POLICIES_PER_USER:
-                raise TooManyPoliciesError()
-            session.add(policy)
+        async with session.begin_nested():
+            change()
     except IntegrityError:
         raise DuplicateNameError() from None
-    return policy.id
 
 
-async def update_policy(db: Database, policy_id: int, name: str, request: GeneratorRequest) -> None:
-    try:
-        async with db.transaction() as session:
-            await session.execute(
-                update(SavedPolicy)
-                .where(SavedPolicy.id == policy_id)
-                .values(
-                    name=name,
-                    name_key=name_key(name),
-                    criteria=criteria_json(request),
-                    updated_at=utcnow(),
-                )
-            )
-    except IntegrityError:
-        raise DuplicateNameError() from None
-
-
-async def delete_policy(db: Database, policy_id: int) -> None:
-    async with db.transaction() as session:
-        await session.execute(delete(SavedPolicy).where(SavedPolicy.id == policy_id))
+async def delete_policy(session: AsyncSession, policy_id: int) -> None:
+    await session.execute(delete(SavedPolicy).where(SavedPolicy.id == policy_id))

@@ -11,7 +11,9 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 from quart_auth import QuartAuth
 
-from quartapp.accounts import service
+from quartapp.accounts import store
+from quartapp.accounts.auth import check_login
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import CSRF_RE, DEFAULT_PASSWORD, AuthActions, page_text, post_form
 
@@ -278,16 +280,19 @@ async def _csrf_from(response: Response) -> str:
 async def test_a_stale_login_gives_its_read_connection_back_before_writing(
     app: Quart, test_database: TestDatabase
 ) -> None:
-    """A caller's reader (a websocket's recheck holds its own) would otherwise hold one
-    connection while the last-seen write waits for another: enough of them drain the pool."""
-    database = app.extensions["database"]
-    policy = app.extensions["session_policy"]
-    user = await service.create_user(database, "alice", "alice@example.com", "x")
-    token = await service.start_session(database, user.id, remember=False)
+    """The request's reader would otherwise hold one connection while the last-seen write
+    waits for another: enough requests doing so at once drain the pool."""
+    database = services_of(app).database
+    policy = services_of(app).session_policy
+    async with database.transaction() as session:
+        user = await store.create_user(session, store.NewUser("alice", "a@example.com", "x"))
+        token = await store.start_session(session, user.id, remember=False)
     set_last_seen(test_database, datetime.now(UTC) - timedelta(minutes=2))
-    async with database.reader() as reader:
-        assert await service.resolve_session(database, reader, token, policy) is not None
+    async with app.test_request_context("/"):
+        reader = database.request_session()
+        assert await check_login(database, policy, token, reader) is not None
         assert not reader.in_transaction()  # its connection is back in the pool
-    async with database.reader() as reader:  # seen just now: nothing to write, kept open
-        assert await service.resolve_session(database, reader, token, policy) is not None
+    async with app.test_request_context("/"):  # seen just now: nothing to write, kept open
+        reader = database.request_session()
+        assert await check_login(database, policy, token, reader) is not None
         assert reader.in_transaction()

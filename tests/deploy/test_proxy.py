@@ -16,7 +16,7 @@ from quart.testing.connections import WebsocketResponseError
 from quart.typing import TestClientProtocol as Client
 
 from quartapp.config import ConfigError, load_settings
-from quartapp.security import HSTS
+from quartapp.security.headers import HSTS
 from tests.conftest import Start
 from tests.helpers import csrf_token
 

@@ -23,7 +23,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
-from quartapp.security import HSTS
+from quartapp.security.headers import HSTS
 from tests.conftest import Databases
 from tests.deploy.certificates import Certificate, make_self_signed
 from tests.live.servers import (

@@ -9,6 +9,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from quartapp.journal.cards import EntryCards
+from quartapp.services import services_of
 from tests.helpers import AuthActions, post_form
 from tests.test_security import checked_page, second_user
 
@@ -16,7 +17,7 @@ EDIT_LINK = "/edit"
 
 
 def cards_of(app: Quart) -> EntryCards:
-    cards: EntryCards = app.extensions["entry_cards"]
+    cards: EntryCards = services_of(app).cards
     return cards
 
 

@@ -12,6 +12,7 @@ from quart.typing import TestClientProtocol as Client
 
 from quartapp.db import Database
 from quartapp.journal import store
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions
 from tests.test_security import checked_page, second_user
@@ -36,13 +37,13 @@ async def write_entries(
     app: Quart, author_id: int, count: int, visibility: str = "public", label: str = "entry"
 ) -> list[int]:
     """Entries written through the app's own store (fast: no HTTP round trip each)."""
-    database: Database = app.extensions["database"]
-    return [
-        await store.create_entry(
-            database, author_id, f"{label} {n}", f"{label} body {n}", visibility
-        )
-        for n in range(count)
-    ]
+    database: Database = services_of(app).database
+    ids = []
+    for n in range(count):
+        content = store.EntryContent.from_markdown(f"{label} {n}", f"{label} body {n}", visibility)
+        async with database.transaction() as session:
+            ids.append((await store.create_entry(session, author_id, content)).id)
+    return ids
 
 
 async def page_texts(client: Client, start: str) -> list[str]:

@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from quartapp.db import Database
 from quartapp.journal import store
+from quartapp.services import services_of
 from tests.database import sqlite_rows, sqlite_url
 
 
@@ -42,7 +43,7 @@ async def database(make_app: Any, database_path: Path) -> AsyncIterator[Database
     add_entries(database_path)
     application: Quart = make_app(database_url=sqlite_url(database_path))
     async with application.test_app():
-        yield application.extensions["database"]
+        yield services_of(application).database
 
 
 async def page_statements(

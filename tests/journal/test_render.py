@@ -12,6 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from quartapp.db import Database
 from quartapp.journal import store
 from quartapp.journal.render import ALLOWED_TAGS
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 from tests.test_security import checked_page, scan_html
@@ -141,7 +142,7 @@ async def test_the_page_serves_the_html_stored_at_write_time(
     """Rendering happens once, on write: the page shows the stored column as it is."""
     await auth.register_and_login("alice")
     entry_id = await auth.post_entry("**rendered on write**")
-    database: Database = app.extensions["database"]
+    database: Database = services_of(app).database
     async with database.transaction() as session:
         entry = await store.get_entry(session, entry_id)
         assert entry is not None
@@ -201,7 +202,7 @@ async def test_times_are_stored_in_utc_and_shown_as_utc(
     entry_id = await auth.post_entry("when?")
     after = datetime.now(UTC)
 
-    database: Database = app.extensions["database"]
+    database: Database = services_of(app).database
     async with database.transaction() as session:
         entry = await store.get_entry(session, entry_id)
     assert entry is not None

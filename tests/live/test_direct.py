@@ -28,7 +28,10 @@ from wsproto.events import CloseConnection, Request, TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
 from quartapp.live.direct import DirectWriter, decline_compression, direct_writer
-from quartapp.live.hub import Audiences, Connection, FrameWriter, Hub, Mailbox, text_frame
+from quartapp.live.hub import Connection, FrameWriter, Hub
+from quartapp.live.mailbox import Mailbox
+from quartapp.live.messages import Audiences, text_frame
+from quartapp.services import services_of
 from tests.helpers import AuthActions
 from tests.live.servers import free_port
 
@@ -79,7 +82,7 @@ def origin(port: int) -> Origin:
 
 
 def hub_of(app: Quart) -> Hub:
-    hub: Hub = app.extensions["live_hub"]
+    hub: Hub = services_of(app).hub
     return hub
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from quartapp.live.hub import Close, Mailbox
+from quartapp.live.mailbox import Close, Mailbox
 
 
 async def test_items_come_out_in_order_and_a_full_mailbox_refuses() -> None:

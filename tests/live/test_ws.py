@@ -17,7 +17,9 @@ from quart.typing import TestClientProtocol as Client
 from quart.typing import TestWebsocketConnectionProtocol as Socket
 
 from quartapp.live import events
-from quartapp.live.hub import Close, Hub
+from quartapp.live.hub import Hub
+from quartapp.live.mailbox import Close
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 
@@ -145,7 +147,7 @@ async def test_a_private_entry_reaches_its_author_only(app: Quart) -> None:
 async def test_visibility_changes_look_like_arrivals_and_departures(app: Quart) -> None:
     alice = await writer(app, "alice")
     entry_id = await alice.post_entry("now you see me")
-    hub: Hub = app.extensions["live_hub"]
+    hub: Hub = services_of(app).hub
     await hub.dispatch_new()
     async with live(app.test_client(), since=hub.last_seq) as visitor:  # as the page would
         await edit(alice, entry_id, "now you don't", "private")
@@ -193,7 +195,7 @@ async def test_since_older_than_retention_gets_resync(
         await alice.post_entry(body)
     # The hub has fanned them out (else a client at seq 1 is as current as the hub, and
     # rightly gets 2 and 3 live); then, as pruning would:
-    hub: Hub = app.extensions["live_hub"]
+    hub: Hub = services_of(app).hub
     await hub.dispatch_new()
     test_database.execute("DELETE FROM events WHERE seq < (SELECT max(seq) FROM events)")
     async with live(app.test_client(), since=1) as visitor:
@@ -208,7 +210,7 @@ async def test_since_beyond_the_newest_gets_resync(app: Quart) -> None:
 async def test_an_up_to_date_client_gets_nothing_until_something_happens(app: Quart) -> None:
     alice = await writer(app, "alice")
     await alice.post_entry("old news")
-    hub: Hub = app.extensions["live_hub"]
+    hub: Hub = services_of(app).hub
     await hub.dispatch_new()
     async with live(app.test_client(), since=hub.last_seq) as visitor:
         await nothing_more(visitor)
@@ -318,7 +320,7 @@ async def test_an_unexpected_later_message_closes_with_1008(app: Quart, later: s
 async def test_a_slow_consumer_is_closed_and_others_get_everything(make_app: Any) -> None:
     app = make_app(live_queue_size=8, rate_limits_enabled=False)
     async with app.test_app() as test_app:
-        hub: Hub = test_app.app.extensions["live_hub"]
+        hub: Hub = services_of(test_app.app).hub
         stuck = hub.connect(None, None)  # a client that never reads
         alice = await writer(test_app.app, "alice")
         async with live(test_app.test_client()) as reader:
@@ -342,7 +344,7 @@ async def test_pruning_removes_old_events_but_keeps_the_newest(
     before = [seq for seq, *_ in event_rows(test_database)]
     years_ago = test_database.time_value(datetime(2020, 1, 1, tzinfo=UTC))
     test_database.execute("UPDATE events SET created_at = :then", then=years_ago)
-    async with app.extensions["database"].transaction() as session:
+    async with services_of(app).database.transaction() as session:
         removed = await events.prune(session, events.retention_cutoff(7))
     assert removed == len(before) - 1
     assert [seq for seq, *_ in event_rows(test_database)] == [max(before)]
@@ -353,8 +355,8 @@ async def test_pruning_removes_old_events_but_keeps_the_newest(
 async def test_the_hub_stops_even_when_woken_as_it_is_cancelled(app: Quart) -> None:
     """A wake-up (a Redis message, a commit) arriving with the cancel must not swallow it:
     on Python 3.11 asyncio.wait_for did, the hub went on polling and shutdown hung."""
-    hub: Hub = app.extensions["live_hub"]
-    await hub.notify()  # sets the wake-up without yielding to the loop...
+    hub: Hub = services_of(app).hub
+    await hub.broker.notify()  # sets the wake-up without yielding to the loop...
     stopping = asyncio.create_task(hub.stop())  # ...and stop() cancels in the same step
     done, _ = await asyncio.wait({stopping}, timeout=1)
     if not done:  # cancelled again, it stops: a second cancel meets no wake-up

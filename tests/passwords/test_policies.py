@@ -351,7 +351,7 @@ async def test_visitors_are_sent_to_log_in(
     assert rows(test_database) == before
     response = await visitor.get(f"/passwords?policy={policy_id}")
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/login?next=/passwords%3Fpolicy%3D{policy_id}"
+    assert response.headers["Location"] == f"/login?next=/passwords?policy%3D{policy_id}"
 
 
 async def test_saving_needs_the_csrf_token(alice: Client, test_database: TestDatabase) -> None:

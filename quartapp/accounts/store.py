@@ -1,0 +1,227 @@
+"""Users and their login sessions: queries and writes, no request in sight.
+
+Every function takes the session first: the request's read session for reads, the write
+transaction (``Database.transaction``) for writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quartapp.live import events
+from quartapp.models import PUBLIC, Entry, LoginSession, User, utcnow
+
+# Writing last-seen on every request would make every page view a write, and on SQLite
+# writes take turns across all workers. So it is written at most once a minute per login:
+# a login without "remember me" may end up to that much before its idle timeout, never after.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+class DuplicateUserError(Exception):
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+class LoginState(Enum):
+    CURRENT = "current"
+    STALE = "stale"  # valid, but its last-seen time is due to be written
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    remember_for: timedelta
+    idle_timeout: timedelta
+
+    def is_expired(self, login: LoginSession, now: datetime) -> bool:
+        if login.remember:
+            return now - login.created_at > self.remember_for
+        return now - login.last_seen_at > self.idle_timeout
+
+    def state(self, login: LoginSession, now: datetime) -> LoginState:
+        if self.is_expired(login, now):
+            return LoginState.EXPIRED
+        if now - login.last_seen_at > LAST_SEEN_RESOLUTION:
+            return LoginState.STALE
+        return LoginState.CURRENT
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    email: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class FoundLogin:
+    login: LoginSession
+    user: User
+
+
+def username_key(username: str) -> str:
+    return username.lower()
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _taken_field(session: AsyncSession, username: str, email: str) -> str | None:
+    taken_username = await session.scalar(
+        select(func.count()).where(User.username_key == username_key(username))
+    )
+    if taken_username:
+        return "username"
+    taken_email = await session.scalar(
+        select(func.count()).where(User.email_key == email_key(email))
+    )
+    return "email" if taken_email else None
+
+
+async def create_user(session: AsyncSession, new: NewUser) -> User:
+    """Insert a user; ``DuplicateUserError`` names the field that is already taken."""
+    taken = await _taken_field(session, new.username, new.email)
+    if taken:
+        raise DuplicateUserError(taken)
+    user = User(
+        username=new.username,
+        username_key=username_key(new.username),
+        email=new.email,
+        email_key=email_key(new.email),
+        password_hash=new.password_hash,
+        about="",
+        created_at=utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        # Lost a race with another registration (PostgreSQL reads are not serialized):
+        # the savepoint is rolled back, and the other's row is committed and visible.
+        raise DuplicateUserError(
+            await _taken_field(session, new.username, new.email) or "username"
+        ) from None
+    return user
+
+
+async def find_user_for_login(session: AsyncSession, login: str) -> User | None:
+    """A user by username or, when it has an ``@``, by e-mail; both ignore case."""
+    if "@" in login:
+        condition = User.email_key == email_key(login)
+    else:
+        condition = User.username_key == username_key(login)
+    result: User | None = await session.scalar(select(User).where(condition))
+    return result
+
+
+# Built once: on every page, building these took about as long as running them.
+_USER_BY_USERNAME = select(User).where(User.username_key == bindparam("key"))
+_LOGIN_AND_USER = (
+    select(LoginSession, User)
+    .join(User, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    result: User | None = await session.scalar(_USER_BY_USERNAME, {"key": username_key(username)})
+    return result
+
+
+async def start_session(session: AsyncSession, user_id: int, remember: bool) -> str:
+    """Record a new login and return its random id (the only copy of it)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        LoginSession(
+            token_hash=hash_token(token),
+            user_id=user_id,
+            remember=remember,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    return token
+
+
+async def find_login(session: AsyncSession, token: str) -> FoundLogin | None:
+    """The login a session id names, and its user; None when it is unknown or revoked."""
+    row = (await session.execute(_LOGIN_AND_USER, {"token_hash": hash_token(token)})).first()
+    return None if row is None else FoundLogin(*row)
+
+
+async def mark_seen(session: AsyncSession, login_id: int, now: datetime) -> None:
+    await session.execute(
+        update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now)
+    )
+
+
+async def end_session(session: AsyncSession, token: str) -> bool:
+    """Forget a login; its live connections are told to check themselves (and close)."""
+    user_id = await session.scalar(
+        delete(LoginSession)
+        .where(LoginSession.token_hash == hash_token(token))
+        .returning(LoginSession.user_id)
+    )
+    if user_id is None:
+        return False
+    await events.record(session, events.SESSIONS, user_id)
+    return True
+
+
+async def change_password(
+    session: AsyncSession, user_id: int, password_hash: str, keep_token: str
+) -> None:
+    """Store the new hash and end every other login of this user."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
+    await session.execute(
+        delete(LoginSession).where(
+            LoginSession.user_id == user_id,
+            LoginSession.token_hash != hash_token(keep_token),
+        )
+    )
+    await events.record(session, events.SESSIONS, user_id)
+
+
+async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
+
+
+async def update_about(session: AsyncSession, user_id: int, about: str) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(about=about))
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> None:
+    """Delete the user; their entries and login sessions go with them (ON DELETE CASCADE),
+    and every open page sees their entries disappear."""
+    entries = (
+        await session.execute(select(Entry.id, Entry.visibility).where(Entry.author_id == user_id))
+    ).all()
+    await session.execute(delete(User).where(User.id == user_id))
+    for entry_id, visibility in entries:
+        await events.record(
+            session,
+            events.DELETED,
+            user_id,
+            entry_id=entry_id,
+            public_before=visibility == PUBLIC,
+        )
+    await events.record(session, events.SESSIONS, user_id)

@@ -1,0 +1,66 @@
+"""A live connection's bounded queue of what is still to be sent, for its one sender task."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Close:
+    """Put on a connection's queue to make its sender close the socket."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Put on a connection's queue when its user's login sessions changed."""
+
+
+Outgoing = tuple[int | None, str] | Close | Recheck  # (seq, text); seq None: not an event
+
+
+class Mailbox:
+    """A connection's bounded queue, for its one sender task.
+
+    An ``asyncio.Queue`` costs ~3.3 KB (three deques, an event, a dict); this, a deque and
+    the sender's waiting future: ~0.8 KB, at 5,000 connections 12 MB less.
+    """
+
+    __slots__ = ("_items", "_limit", "_waiter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Outgoing] = deque()
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Outgoing) -> bool:
+        """Queue an item; False (and nothing queued) when the mailbox is full."""
+        if len(self._items) >= self._limit:
+            return False
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        return True
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def sender_waiting(self) -> bool:
+        """Empty, and its sender is waiting for the next item (not busy sending one)."""
+        return self._waiter is not None and not self._waiter.done()
+
+    async def get(self) -> Outgoing:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()

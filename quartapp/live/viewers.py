@@ -1,0 +1,21 @@
+"""Who is on the other end of a live socket: asked of the accounts, which the app factory
+hands in, so live updates never import the accounts package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    user_id: int
+    session_token: str  # the login whose end closes the socket
+
+
+class Viewers(Protocol):
+    async def current(self) -> Viewer | None:
+        """The signed-in viewer of this websocket handshake; None for a visitor."""
+
+    async def still_signed_in(self, session_token: str) -> bool:
+        """False once that login was ended (logout, password change, expiry)."""

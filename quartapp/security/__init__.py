@@ -1,0 +1,23 @@
+"""What every request passes through: rate limits, CSRF, input checks, security headers.
+
+``install`` registers them in the one order that is right: a POST is counted against its
+rate limit before anything else (a flood without tokens still counts), then its CSRF token
+is checked, then its fields; every response gets the headers.
+"""
+
+from __future__ import annotations
+
+from quart import Quart
+
+from quartapp import ratelimits
+from quartapp.security.csrf import check_csrf, csrf_token
+from quartapp.security.headers import add_security_headers
+from quartapp.security.input import refuse_nul_characters
+
+
+def install(app: Quart, limits: ratelimits.RateLimits) -> None:
+    ratelimits.install(app, limits)
+    app.before_request(check_csrf)
+    app.before_request(refuse_nul_characters)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
