@@ -18,6 +18,7 @@ from quartapp.live.broker import Broker
 from quartapp.live.hub import Hub
 from quartapp.live.prune import prune_periodically
 from quartapp.models import Event
+from quartapp.tasks import cancel_and_wait
 
 
 def announcer(broker: Broker) -> Callable[[Sequence[Event]], Awaitable[None]]:
@@ -43,7 +44,5 @@ async def serving(hub: Hub, retention_days: int) -> AsyncIterator[None]:
             yield
     finally:
         hub.going_away()
-        pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruner
+        await cancel_and_wait(pruner)
         await hub.stop()

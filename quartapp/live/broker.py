@@ -10,7 +10,6 @@ Redis outage until the subscription is back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from quartapp.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +105,7 @@ class RedisBroker(Broker):
         self._listener = asyncio.create_task(self._listen(), name="redis-events-listener")
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await cancel_and_wait(self._listener)
         if self._publishing:  # at most PUBLISH_TIMEOUT
             await asyncio.wait(self._publishing)
         if self._redis is not None:

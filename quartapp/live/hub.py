@@ -20,6 +20,7 @@ from quartapp.live.broker import Broker
 from quartapp.live.mailbox import Close, Mailbox, Outgoing, Recheck
 from quartapp.live.messages import Audiences, RenderCards, serialize
 from quartapp.live.protocol import GOING_AWAY, TRY_AGAIN_LATER
+from quartapp.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,7 @@ class Hub:
         self._task = asyncio.create_task(self._follow(), name="live-hub")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.broker.stop()
 
     def connect(

@@ -7,7 +7,6 @@ accounts' answer to "who is this?", so this package imports no feature package.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from quart import Blueprint, websocket
@@ -28,6 +27,7 @@ from quartapp.live.protocol import (
     parse_since,
 )
 from quartapp.live.viewers import Viewers
+from quartapp.tasks import cancel_and_wait
 
 SINCE_TIMEOUT = 10.0  # seconds to wait for the client's first message
 MAX_REPLAY = 1000  # further behind than this, reloading the page is cheaper
@@ -135,10 +135,7 @@ def websocket_blueprint(hub: Hub, viewers: Viewers, allowed_origins: tuple[str, 
             await _send_loop(connection, send_text, viewers)
         finally:
             hub.disconnect(connection)
-            if receiver is not None:
-                receiver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receiver
+            await cancel_and_wait(receiver)
         return None
 
     return blueprint

@@ -18,6 +18,8 @@ from multiprocessing.synchronize import Event as ProcessEvent
 from types import FrameType
 from typing import Protocol
 
+from quartapp.tasks import cancel_and_wait
+
 HYPERCORN_PING_LOOP = "WSStream._send_pings"
 SHUTDOWN_POLL = 0.1  # seconds; as often as hypercorn itself looks at the event
 
@@ -39,7 +41,7 @@ def close_on_sigterm(hub: GoingAway) -> Callable[[], None]:
     previous = signal.getsignal(signal.SIGTERM)
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(hub.going_away)
+        loop.call_soon_threadsafe(_go_away, hub)
         if callable(previous):
             previous(signum, frame)
 
@@ -85,6 +87,10 @@ async def _going_away_on(event: ProcessEvent, hub: GoingAway) -> None:
     # A process-shared event can only be polled; is_set() holds its lock for an instant.
     while not event.is_set():  # noqa: ASYNC110
         await asyncio.sleep(SHUTDOWN_POLL)
+    _go_away(hub)
+
+
+def _go_away(hub: GoingAway) -> None:
     hub.going_away()
     end_ping_loops()
 
@@ -101,9 +107,6 @@ async def going_away_on_shutdown(hub: GoingAway) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        await cancel_and_wait(watcher)
         if restore is not None:
             restore()
