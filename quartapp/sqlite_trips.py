@@ -96,11 +96,11 @@ class OneTripConnection(aiosqlite.Connection):
         return await trip(_run, self._conn, statement, parameters, many)
 
     async def commit(self) -> None:
-        if self._conn.in_transaction:
+        if self.in_transaction:
             await super().commit()
 
     async def rollback(self) -> None:
-        if self._conn.in_transaction:
+        if self.in_transaction:
             await super().rollback()
 
 

@@ -364,3 +364,23 @@ async def test_the_hub_stops_even_when_woken_as_it_is_cancelled(app: Quart) -> N
         with contextlib.suppress(asyncio.CancelledError):
             await stopping
     assert done, "the hub ignored its cancel and kept running"
+
+
+def card_on(page: str, entry_id: int) -> str:
+    start = page.index(f'<article class="entry" id="entry-{entry_id}"')
+    return page[start : page.index("</article>", start) + len("</article>")]
+
+
+async def test_live_cards_are_the_cards_the_pages_show(app: Quart) -> None:
+    """One card template and one cache for pages and live updates: a live card is the
+    card the home page shows, for a reader and for the author alike."""
+    alice = await writer(app, "alice")
+    async with live(app.test_client()) as visitor, live(alice.client) as author:
+        entry_id = await alice.post_entry("a *card* like any other", title="Same")
+        for_visitor = (await next_message(visitor))["html"]
+        for_author = (await next_message(author))["html"]
+    visitors_home = await (await app.test_client().get("/")).get_data(as_text=True)
+    authors_home = await (await alice.client.get("/")).get_data(as_text=True)
+    assert for_visitor == card_on(visitors_home, entry_id)
+    assert for_author == card_on(authors_home, entry_id)
+    assert for_visitor != for_author  # the author's has the Edit link
