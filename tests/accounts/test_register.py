@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from quartapp.accounts import store
+from quartapp.db import Database
+from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, page_text, post_form
 
@@ -210,3 +215,26 @@ async def test_password_is_not_case_folded_or_stripped(
     auth = await register_with_password(client, password)
     assert not await can_log_in(auth, attempt)
     assert await can_log_in(auth, password)
+
+
+async def register_alone(database: Database, new: store.NewUser) -> None:
+    async with database.transaction() as session:
+        await store.create_user(session, new)
+
+
+async def test_a_registration_that_loses_a_race_names_the_taken_field(app: Quart) -> None:
+    """The second of two registrations of one name, each checking before the other commits:
+    on PostgreSQL its insert waits for the first and fails on the unique index (the check
+    is asked again after a savepoint); on SQLite it waits for the write lock, then sees it."""
+    database = services_of(app).database
+    async with database.transaction() as first:
+        await store.create_user(first, store.NewUser("bob", "bob@example.com", "x"))
+        await first.flush()
+        second = asyncio.create_task(
+            register_alone(database, store.NewUser("Bob", "other@example.com", "x"))
+        )
+        await asyncio.sleep(0.5)
+        assert not second.done()  # waiting for the first to commit
+    with pytest.raises(store.DuplicateUserError) as taken:
+        await second
+    assert taken.value.field == "username"
