@@ -19,14 +19,19 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import variants
 from serving import Server, hypercorn, migrate
 
 
 @contextlib.contextmanager
 def server(
-    workers: int, redis_url: str | None, work: Path, worker_class: list[str]
+    workers: int,
+    redis_url: str | None,
+    work: Path,
+    worker_class: list[str],
+    without: variants.Variant = (),
 ) -> Iterator[Server]:
-    """A hypercorn serving a freshly migrated database."""
+    """A hypercorn serving a freshly migrated database, the app without ``without``."""
     database = work / "bench.db"
     env = {
         **os.environ,
@@ -44,7 +49,8 @@ def server(
     if redis_url:
         env["REDIS_URL"] = redis_url
     migrate(env)
-    with hypercorn(env, work, workers, ["--backlog", "2048", *worker_class]) as target:
+    options = ["--backlog", "2048", *worker_class]
+    with hypercorn(env, work, workers, options, without) as target:
         yield target
 
 

@@ -214,9 +214,12 @@ def label(variant: Variant) -> str:
     return "without " + " + ".join(variant) if variant else "as is"
 
 
-def labelled(variants: Sequence[Variant]) -> bool:
-    """Whether the table needs a variant column: without options, tables stay as they were."""
-    return any(variants)
+def cells(variants: Sequence[Variant], variant: Variant | None = None) -> list[str]:
+    """A table's first cell: the variant's label, or the header's (``variant`` None). None
+    when every run serves the app as is: the benches' tables stay as they were."""
+    if not any(variants):
+        return []
+    return ["variant" if variant is None else label(variant)]
 
 
 def workers_saying(log: Path) -> dict[tuple[str, str], set[int]]:

@@ -14,12 +14,19 @@ library's per-message cost would be measured as the server's latency.
     .venv/bin/python bench/ws_fanout.py                       # 1,000 / 5,000 / 10,000
     .venv/bin/python bench/ws_fanout.py --clients 1000 --workers 2 --redis redis://127.0.0.1:6379/0
     .venv/bin/python bench/ws_fanout.py --clients 5000 --compression off --profile /tmp/ws.txt
+
+``--without`` serves the app without some of its reaches into private code, ``--compare``
+alternates run by run between the app as is and without them (bench/variants.py):
+
+    .venv/bin/python bench/ws_fanout.py --clients 5000 5000 5000 --compression off \
+        --compare direct-writes
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
 import os
 import re
@@ -32,6 +39,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import variants
 from live_bench import LeanClient, Writer, server
 from serving import Server, cpu_seconds
 
@@ -93,11 +101,12 @@ def run(
     profile: Path | None = None,
     worker_class: str | None = None,
     client_processes: int | None = None,
+    without: variants.Variant = (),
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
         class_args = ["--worker-class", worker_class] if worker_class else []
-        with server(workers, redis_url, work, class_args) as target:
+        with server(workers, redis_url, work, class_args, without) as target:
             port = target.port
             writer = Writer(port)
             writer.register()
@@ -204,37 +213,41 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="record the server with py-spy while posting (raw format)"
     )
+    variants.add_options(parser)
     args = parser.parse_args()
     choices = {"off": [False], "on": [True], "both": [False, True]}
     modes = choices[args.compression]
+    compared = variants.chosen(args)
     print(f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run")
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
+    header = [*variants.cells(compared), *COLUMNS]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     broker = "redis" if args.redis else "memory"
-    for clients in args.clients:
-        for compression in modes:
-            result = run(
-                clients,
-                args.workers,
-                compression,
-                args.redis,
-                args.profile,
-                args.worker_class,
-                args.client_processes,
-            )
-            row = [
-                f"{clients:,}",
-                f"{args.workers} ({result['split']})",
-                broker,
-                "yes" if compression else "no",
-                f"{result['deflated']:,}",
-                *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
-                *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
-                f"{result['kib_per_conn']:.1f}",
-                f"{result['kib_per_conn_busy']:.1f}",
-                *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
-            ]
-            print("| " + " | ".join(row) + " |", flush=True)
+    for clients, compression, variant in itertools.product(args.clients, modes, compared):
+        result = run(
+            clients,
+            args.workers,
+            compression,
+            args.redis,
+            args.profile,
+            args.worker_class,
+            args.client_processes,
+            variant,
+        )
+        row = [
+            *variants.cells(compared, variant),
+            f"{clients:,}",
+            f"{args.workers} ({result['split']})",
+            broker,
+            "yes" if compression else "no",
+            f"{result['deflated']:,}",
+            *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
+            *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
+            f"{result['kib_per_conn']:.1f}",
+            f"{result['kib_per_conn_busy']:.1f}",
+            *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
+        ]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":
