@@ -210,16 +210,34 @@ def chosen(args: argparse.Namespace) -> list[Variant]:
     return variants
 
 
+def in_turn(variants: Sequence[Variant], round_: int) -> list[tuple[int, Variant]]:
+    """The variants (with their index) in the order of one round of runs: every other round
+    reversed (A B, B A, A B...), so that neither always runs first, on a warmer machine."""
+    order = list(enumerate(variants))
+    return order if round_ % 2 == 0 else order[::-1]
+
+
 def label(variant: Variant) -> str:
     return "without " + " + ".join(variant) if variant else "as is"
 
 
-def cells(variants: Sequence[Variant], variant: Variant | None = None) -> list[str]:
-    """A table's first cell: the variant's label, or the header's (``variant`` None). None
-    when every run serves the app as is: the benches' tables stay as they were."""
+def _first(variants: Sequence[Variant], variant: Variant | None) -> list[str]:
+    """The variant column's cell (the header's for None); no column when every run serves
+    the app as is, so the benches' tables stay as they were."""
     if not any(variants):
         return []
     return ["variant" if variant is None else label(variant)]
+
+
+def table_head(variants: Sequence[Variant], columns: Sequence[str]) -> str:
+    """A markdown table's header and separator lines."""
+    names = [*_first(variants, None), *columns]
+    return "| " + " | ".join(names) + " |\n" + "|---" * len(names) + "|"
+
+
+def table_row(variants: Sequence[Variant], variant: Variant, cells: Sequence[str]) -> str:
+    """A markdown table's row for a run of ``variant``."""
+    return "| " + " | ".join([*_first(variants, variant), *cells]) + " |"
 
 
 def workers_saying(log: Path) -> dict[tuple[str, str], set[int]]:

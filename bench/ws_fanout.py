@@ -219,35 +219,33 @@ def main() -> None:
     modes = choices[args.compression]
     compared = variants.chosen(args)
     print(f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run")
-    header = [*variants.cells(compared), *COLUMNS]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print(variants.table_head(compared, COLUMNS))
     broker = "redis" if args.redis else "memory"
-    for clients, compression, variant in itertools.product(args.clients, modes, compared):
-        result = run(
-            clients,
-            args.workers,
-            compression,
-            args.redis,
-            args.profile,
-            args.worker_class,
-            args.client_processes,
-            variant,
-        )
-        row = [
-            *variants.cells(compared, variant),
-            f"{clients:,}",
-            f"{args.workers} ({result['split']})",
-            broker,
-            "yes" if compression else "no",
-            f"{result['deflated']:,}",
-            *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
-            *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
-            f"{result['kib_per_conn']:.1f}",
-            f"{result['kib_per_conn_busy']:.1f}",
-            *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
-        ]
-        print("| " + " | ".join(row) + " |", flush=True)
+    for (round_, clients), compression in itertools.product(enumerate(args.clients), modes):
+        for _, variant in variants.in_turn(compared, round_):
+            result = run(
+                clients,
+                args.workers,
+                compression,
+                args.redis,
+                args.profile,
+                args.worker_class,
+                args.client_processes,
+                variant,
+            )
+            row = [
+                f"{clients:,}",
+                f"{args.workers} ({result['split']})",
+                broker,
+                "yes" if compression else "no",
+                f"{result['deflated']:,}",
+                *(f"{result[key]:.0f}" for key in ("min", "p50", "p99", "max")),
+                *(f"{result[key]:.0f}" for key in ("lost", "duplicates")),
+                f"{result['kib_per_conn']:.1f}",
+                f"{result['kib_per_conn_busy']:.1f}",
+                *(f"{result[key]:.0f}" for key in ("server_cpu_ms", "client_cpu_ms")),
+            ]
+            print(variants.table_row(compared, variant, row), flush=True)
 
 
 if __name__ == "__main__":
