@@ -100,6 +100,7 @@ WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 RECEIVE_BUFFER = 16384
+CONNECT_CONCURRENCY = 100
 
 
 def client_frame(opcode: int, payload: bytes) -> bytes:
@@ -123,7 +124,8 @@ class LeanClient(asyncio.BufferedProtocol):
     clients on the same two cores as the server it measured mostly itself. This one reads
     into a buffer of its own (a plain protocol gets a fresh 256 KiB allocation every read),
     parses frames, inflates permessage-deflate when negotiated, answers pings, and stamps
-    each "created" message with the time its bytes arrived.
+    each "created" message with the time its bytes arrived, and the close (its code, or None
+    when the connection ended without a close frame) with the time it came.
     """
 
     def __init__(self, port: int, since: int, compression: bool) -> None:
@@ -136,8 +138,24 @@ class LeanClient(asyncio.BufferedProtocol):
         self.upgraded = asyncio.get_running_loop().create_future()
         self.inflater: zlib._Decompress | None = None
         self.arrivals: list[tuple[int, float]] = []  # (seq, time) of "created" messages
+        self.ponged = asyncio.get_running_loop().create_future()
+        self.close_code: int | None = None
+        self.closed_at: float | None = None
         self.transport: asyncio.Transport | None = None
         self.open = False
+
+    @classmethod
+    async def connect(cls, port: int, since: int, compression: bool) -> LeanClient:
+        """A client whose handshake succeeded (it has sent its ``since``)."""
+        client = cls(port, since, compression)
+        await asyncio.get_running_loop().create_connection(lambda: client, "127.0.0.1", port)
+        await asyncio.wait_for(client.upgraded, 60)
+        return client
+
+    async def served(self) -> None:
+        """Once the server answers a ping, it has taken the ``since`` and replayed."""
+        self._send(OP_TEXT, b'{"type":"ping"}')
+        await asyncio.wait_for(self.ponged, 60)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -165,6 +183,8 @@ class LeanClient(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
+        if self.closed_at is None:  # no close frame came: abnormal closure
+            self.closed_at = time.time()
         if not self.upgraded.done():
             self.upgraded.set_exception(ConnectionError("closed during the handshake"))
 
@@ -215,6 +235,8 @@ class LeanClient(asyncio.BufferedProtocol):
         elif opcode == OP_CLOSE:
             self._send(OP_CLOSE, payload[:2])
             self.open = False
+            self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            self.closed_at = now
         elif opcode == OP_TEXT:
             if first & 0x40:  # RSV1: compressed
                 assert self.inflater is not None
@@ -222,7 +244,20 @@ class LeanClient(asyncio.BufferedProtocol):
             message = json.loads(payload)
             if message.get("type") == "created":
                 self.arrivals.append((message["seq"], now))
+            elif message.get("type") == "pong" and not self.ponged.done():
+                self.ponged.set_result(None)
 
     def _send(self, opcode: int, payload: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(client_frame(opcode, payload))
+
+
+async def connect_clients(port: int, count: int, since: int, compression: bool) -> list[LeanClient]:
+    """``count`` clients, ``CONNECT_CONCURRENCY`` handshakes at a time."""
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one() -> LeanClient:
+        async with gate:
+            return await LeanClient.connect(port, since, compression)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

@@ -40,10 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import variants
-from live_bench import LeanClient, Writer, server
+from live_bench import Writer, connect_clients, server
 from serving import Server, cpu_seconds
 
-CONNECT_CONCURRENCY = 100
 POSTS = 3
 
 
@@ -59,17 +58,7 @@ def rss_kib(target: Server) -> int:
 
 async def _clients(port: int, count: int, compression: bool, since: int, pipe: Connection) -> None:
     loop = asyncio.get_running_loop()
-    clients: list[LeanClient] = []
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def one() -> None:
-        async with gate:
-            client = LeanClient(port, since, compression)
-            await loop.create_connection(lambda: client, "127.0.0.1", port)
-            await asyncio.wait_for(client.upgraded, 60)
-            clients.append(client)
-
-    await asyncio.gather(*(one() for _ in range(count)))
+    clients = await connect_clients(port, count, since, compression)
     pipe.send("ready")
     await loop.run_in_executor(None, pipe.recv)  # "report"
     pipe.send(
