@@ -1,12 +1,12 @@
 """The app without some of its reaches into other libraries' private code, for the benches.
 
 The project relies on a few private details of hypercorn, SQLAlchemy's aiosqlite adapter
-and multiprocessing (docs/INTERNALS.md). Each has a name here and a stand-in that does what
-the app would do without it, so a bench can measure what each buys, with and without it,
-on the same machine in the same run. hypercorn loads ``create_app()`` from this file in
-every worker it spawns (``bench/variants.py:create_app()``: it puts ``bench/`` on the
-worker's ``sys.path`` and imports ``variants``); the reaches named in ``QUARTAPP_BENCH_WITHOUT``
-are replaced there before the app is built.
+and multiprocessing. Each has a name here and a stand-in that does what the app would do
+without it, so that a bench can measure what each buys, with and without it, on the same
+machine in the same run. hypercorn loads ``create_app()`` from this file in every worker
+it spawns (given ``bench/variants.py:create_app()``, it puts ``bench/`` on the worker's
+``sys.path`` and imports ``variants``), which replaces the reaches named in
+``QUARTAPP_BENCH_WITHOUT`` before it builds the app.
 
 A replaced name is set on its module, and every ``quartapp`` module that had imported it
 with ``from ... import`` gets the stand-in too (found by identity), so the app calls the
