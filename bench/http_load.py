@@ -17,6 +17,12 @@ at once, against the same without logins: the event loop must never stall.
 
     .venv/bin/python bench/http_load.py                     # everything, ~10 minutes
     .venv/bin/python bench/http_load.py --workers 2 --seconds 5 --runs 1
+
+``--without`` serves the app without some of its reaches into private code (bench/variants.py).
+``--compare`` serves it both ways at once, each server on a copy of the seeded database,
+and alternates them run by run within every cell; the table has a row for each:
+
+    .venv/bin/python bench/http_load.py --workers 2 --skip-logins --compare sqlite-trips
 """
 
 from __future__ import annotations
@@ -31,19 +37,20 @@ import platform
 import random
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from serving import ROOT, Server, cpu_seconds, hypercorn
+import variants
+from serving import Server, cpu_seconds, hypercorn, migrate
 from sqlalchemy import insert
 
 from quartapp.accounts.hashing import PasswordHashing
@@ -152,11 +159,27 @@ def server_environment(work: Path) -> dict[str, str]:
     return env
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """The seeded database in ``source``, for another server to serve on its own."""
+    target.mkdir()
+    with (
+        contextlib.closing(sqlite3.connect(source / "bench.db")) as original,
+        contextlib.closing(sqlite3.connect(target / "bench.db")) as copy,
+    ):
+        original.backup(copy)
+
+
 @contextlib.contextmanager
-def server(workers: int, work: Path, worker_class: str | None = None) -> Iterator[Server]:
-    """hypercorn with the repository's hypercorn.toml on a free loopback port."""
+def server(
+    workers: int,
+    work: Path,
+    worker_class: str | None = None,
+    without: variants.Variant = (),
+) -> Iterator[Server]:
+    """hypercorn with the repository's hypercorn.toml on a free loopback port, serving the
+    database in ``work`` with the app without ``without``."""
     options = ["--worker-class", worker_class] if worker_class else []
-    with hypercorn(server_environment(work), work, workers, options) as target:
+    with hypercorn(server_environment(work), work, workers, options, without) as target:
         yield target
 
 
@@ -324,15 +347,15 @@ class Cell:
     def median(self, field: str) -> float:
         return float(statistics.median(getattr(run, field) for run in self.runs))
 
-    def row(self) -> str:
-        splits = ", ".join("+".join(map(str, run.connections)) for run in self.runs)
+    def cells(self) -> list[str]:
         rates = [run.requests_per_second for run in self.runs]
-        return (
-            f"| {self.page} | {self.viewer} | {self.workers} "
-            f"| {self.median('requests_per_second'):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} "
-            f"| {self.median('p50_ms'):.1f} | {self.median('p99_ms'):.1f} "
-            f"| {self.median('cpu_ms'):.2f} | {sum(run.errors for run in self.runs)} | {splits} |"
-        )
+        return [
+            self.page, self.viewer, str(self.workers),
+            f"{self.median('requests_per_second'):,.0f}", f"{min(rates):,.0f}–{max(rates):,.0f}",
+            f"{self.median('p50_ms'):.1f}", f"{self.median('p99_ms'):.1f}",
+            f"{self.median('cpu_ms'):.2f}", str(sum(run.errors for run in self.runs)),
+            ", ".join("+".join(map(str, run.connections)) for run in self.runs),
+        ]  # fmt: skip
 
 
 # --- logins while /healthz is measured -----------------------------------------------------
@@ -389,28 +412,69 @@ def pages() -> dict[str, str]:
     return {"home": "/", "entry": f"/entries/{entry_id}", "profile": "/u/writer050"}
 
 
-def measure_workers(workers: int, work: Path, args: argparse.Namespace) -> str | None:
-    """Print a row for each page and viewer; return the /healthz row (printed last)."""
-    with server(workers, work, args.worker_class) as target:
-        visitor = wrk_script(work, None)
-        logged_in = wrk_script(work, settled_login_cookie(target.port))
-        wrk(target, "/", logged_in, 2, args.connections, args.threads)  # warm-up
+def measure_workers(
+    workers: int,
+    places: Sequence[Path],
+    compared: Sequence[variants.Variant],
+    args: argparse.Namespace,
+) -> list[str]:
+    """Print a row for each page, viewer and variant; return the /healthz rows (printed
+    last). One server a variant, each on its own database in ``places``, all up at once:
+    within a cell their runs alternate, so each variant sees the same machine."""
+    with contextlib.ExitStack() as stack:
+        targets = [
+            stack.enter_context(server(workers, place, args.worker_class, variant))
+            for place, variant in zip(places, compared, strict=True)
+        ]
+        scripts = [
+            {
+                "visitor": wrk_script(place, None),
+                "logged in": wrk_script(place, settled_login_cookie(target.port)),
+            }
+            for place, target in zip(places, targets, strict=True)
+        ]
+        for target, script in zip(targets, scripts, strict=True):
+            wrk(target, "/", script["logged in"], 2, args.connections, args.threads)  # warm-up
         for page, path in pages().items():
-            for viewer, script in (("visitor", visitor), ("logged in", logged_in)):
-                runs = [
-                    balanced_run(target, path, script, args.seconds, args.connections, args.threads)
-                    for _ in range(args.runs)
-                ]
-                print(Cell(page, viewer, workers, runs).row(), flush=True)
+            for viewer in ("visitor", "logged in"):
+                runs: list[list[Run]] = [[] for _ in targets]
+                for round_ in range(args.runs):
+                    for n, _ in variants.in_turn(compared, round_):
+                        runs[n].append(
+                            balanced_run(
+                                targets[n], path, scripts[n][viewer], args.seconds,
+                                args.connections, args.threads,
+                            )
+                        )  # fmt: skip
+                for variant, done in zip(compared, runs, strict=True):
+                    cells = Cell(page, viewer, workers, done).cells()
+                    print(variants.table_row(compared, variant, cells), flush=True)
         if args.skip_logins:
-            return None
-        quiet, busy, logins, failed = healthz_during_logins(target, visitor, args.seconds)
-    login_p50 = statistics.median(logins) if logins else float("nan")
-    return (
-        f"| {workers} | {quiet.p50_ms:.1f} | {quiet.p99_ms:.1f} | {busy.p50_ms:.1f} "
-        f"| {busy.p99_ms:.1f} | {busy.max_ms:.1f} | {len(logins)} | {login_p50:,.0f} "
-        f"| {failed} |"
-    )
+            return []
+        measured = [
+            healthz_during_logins(target, script["visitor"], args.seconds)
+            for target, script in zip(targets, scripts, strict=True)
+        ]
+    lines = []
+    for variant, (quiet, busy, logins, failed) in zip(compared, measured, strict=True):
+        login_p50 = statistics.median(logins) if logins else float("nan")
+        cells = [
+            str(workers), f"{quiet.p50_ms:.1f}", f"{quiet.p99_ms:.1f}", f"{busy.p50_ms:.1f}",
+            f"{busy.p99_ms:.1f}", f"{busy.max_ms:.1f}", str(len(logins)), f"{login_p50:,.0f}",
+            str(failed),
+        ]  # fmt: skip
+        lines.append(variants.table_row(compared, variant, cells))
+    return lines
+
+
+PAGE_COLUMNS = [
+    "page", "viewer", "workers", "req/s", "req/s range", "p50 ms", "p99 ms", "CPU ms/req",
+    "errors", "connections per worker, each run",
+]  # fmt: skip
+LOGIN_COLUMNS = [
+    "workers", "quiet p50 ms", "quiet p99 ms", "logins p50 ms", "logins p99 ms",
+    "logins max ms", "logins done", "login p50 ms", "login failures",
+]  # fmt: skip
 
 
 def machine() -> str:
@@ -432,36 +496,33 @@ def main() -> None:
         "--worker-class", help="hypercorn's worker class (default: hypercorn.toml's)"
     )
     parser.add_argument("--skip-logins", action="store_true", help="skip the /healthz part")
+    variants.add_options(parser)
     args = parser.parse_args()
     if not Path(WRK).exists():
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    compared = variants.chosen(args)
     work = Path(tempfile.mkdtemp(prefix="http-load-"))
+    places = [work / f"server-{n}" for n in range(len(compared))]  # one database a variant
     try:
-        env = server_environment(work)
-        subprocess.run(
-            [sys.executable, "-m", "quartapp", "db", "upgrade"],
-            env=env, cwd=ROOT, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        places[0].mkdir()
+        env = server_environment(places[0])
+        migrate(env)
         started = time.perf_counter()
         asyncio.run(seed(env["DATABASE_URL"]))
         print(f"# seeded {USERS} users and {ENTRIES:,} entries in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        for place in places[1:]:
+            copy_database(places[0], place)
         print(f"# {machine()}")
         print(f"# wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, "
               f"median of {args.runs} runs", flush=True)  # fmt: skip
-        print("| page | viewer | workers | req/s | req/s range | p50 ms | p99 ms "
-              "| CPU ms/req | errors | connections per worker, each run |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+        print(variants.table_head(compared, PAGE_COLUMNS), flush=True)
         login_lines = []
         for workers in args.workers:
-            line = measure_workers(workers, work, args)
-            if line is not None:
-                login_lines.append(line)
+            login_lines += measure_workers(workers, places, compared, args)
         if login_lines:
             print(f"\n# /healthz (wrk -t1 -c2) alone, then while {LOGINS_IN_FLIGHT} logins hash")
-            print("| workers | quiet p50 ms | quiet p99 ms | logins p50 ms | logins p99 ms "
-                  "| logins max ms | logins done | login p50 ms | login failures |")  # fmt: skip
-            print("|---|---|---|---|---|---|---|---|---|")
+            print(variants.table_head(compared, LOGIN_COLUMNS))
             print("\n".join(login_lines))
         print(f"# end: {machine()}")
     finally:

@@ -1,5 +1,6 @@
 """What the benches share: hypercorn with the repository's hypercorn.toml on a loopback
-port, and what /proc and ``ss`` tell of its processes."""
+port, serving the app as it is or without some of its reaches into private code
+(``variants.py``), and what /proc and ``ss`` tell of its processes."""
 
 from __future__ import annotations
 
@@ -10,16 +11,37 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import variants
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
-START_TIMEOUT = 60.0  # seconds for /healthz to answer
+CONFIG = ROOT / "hypercorn.toml"
+START_TIMEOUT = 60.0  # seconds for /healthz to answer (and every worker to be patched)
 STOP_TIMEOUT = 20.0  # seconds after SIGINT before the server is killed
+GROUP_TIMEOUT = 2.0  # seconds for the rest of its process group to go once it exited
+
+
+def hypercorn_setting(name: str) -> Any:
+    """A value of the repository's hypercorn.toml."""
+    with CONFIG.open("rb") as config:
+        return tomllib.load(config)[name]
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    """Migrate the database the environment names (Alembic, as deployed)."""
+    subprocess.run(
+        [sys.executable, "-m", "quartapp", "db", "upgrade"],
+        env=dict(env), cwd=ROOT, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
 
 
 def free_port() -> int:
@@ -32,6 +54,8 @@ def free_port() -> int:
 class Server:
     port: int
     pid: int
+    log: Path  # hypercorn's and the app's output
+    process: subprocess.Popen[bytes] = field(repr=False, compare=False)
 
     def workers(self) -> list[int]:
         """hypercorn's worker processes (not multiprocessing's resource tracker)."""
@@ -81,29 +105,82 @@ def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) 
         time.sleep(0.2)
 
 
+def _wait_until_patched(target: Server, workers: int, variant: variants.Variant) -> None:
+    """Every worker replaced every reach of the variant (each says so in the log)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        pids = set(target.workers())
+        said = variants.workers_saying(target.log)
+        if len(pids) == workers and all(pids <= said[name, "replaced"] for name in variant):
+            return
+        if time.monotonic() > deadline or target.process.poll() is not None:
+            raise RuntimeError(
+                f"not every worker of {sorted(pids)} serves {variants.label(variant)}:\n"
+                f"{target.log.read_text()}"
+            )
+        time.sleep(0.2)
+
+
+def _report_patches(log: Path, variant: variants.Variant) -> None:
+    """On stderr, off the tables: which workers replaced each reach, and called the stand-in."""
+    said = variants.workers_saying(log)
+    for name in variant:
+        replaced, called = (sorted(said[name, what]) for what in ("replaced", "called"))
+        print(f"# server without {name}: replaced in workers {replaced}, its stand-in "
+              f"called in {called}", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT, as Ctrl-C would; then the rest of its process group (its workers, should
+    any outlive it), killed if it lingers."""
+    process.send_signal(signal.SIGINT)  # nothing if it has exited already
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + GROUP_TIMEOUT
+    with contextlib.suppress(ProcessLookupError):
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # ProcessLookupError: the group is gone
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def hypercorn(
-    env: Mapping[str, str], work: Path, workers: int, options: Sequence[str] = ()
+    env: Mapping[str, str],
+    work: Path,
+    workers: int,
+    options: Sequence[str] = (),
+    without: variants.Variant = (),
 ) -> Iterator[Server]:
     """``hypercorn --config hypercorn.toml`` on a free loopback port, until healthy; its
-    output goes to a log in ``work``. Stopped with SIGINT (killed if it lingers)."""
+    output goes to a log in ``work``. ``without`` names reaches into private code the app
+    is served without (``variants.py``); every worker must say it replaced them. Stopped
+    with SIGINT (killed if it lingers), in a process group of its own so nothing outlives
+    it."""
     port = free_port()
     log = work / f"server-{port}.log"
+    env = {name: value for name, value in env.items() if name != variants.VARIABLE}
+    if without:
+        env[variants.VARIABLE] = ",".join(without)
     command = [
-        str(HYPERCORN), "--config", "hypercorn.toml", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), *options, "quartapp:create_app()",
+        str(HYPERCORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), *options,
+        variants.APP if without else "quartapp:create_app()",
     ]  # fmt: skip
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            command, env=dict(env), cwd=ROOT, stdout=log_file, stderr=log_file
+            command, env=env, cwd=ROOT, stdout=log_file, stderr=log_file, start_new_session=True
         )
     try:
         _wait_until_healthy(port, process, log)
-        yield Server(port, process.pid)
+        target = Server(port, process.pid, log, process)
+        if without:
+            _wait_until_patched(target, workers, without)
+        yield target
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+        if without:
+            _report_patches(log, without)
