@@ -12,7 +12,6 @@ are paths built from the app's URL map.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,14 +22,13 @@ from werkzeug.routing import Map, MapAdapter
 from quartapp.db import Database
 from quartapp.journal import store
 from quartapp.journal.store import ListedEntry
+from quartapp.live.messages import RenderCards
 from quartapp.models import Entry, User
 
 CARD_TEMPLATE = "journal/_card.html"
 CARDS_KEPT = 1024  # about 3 KiB each with its key: a few MiB a worker
 
 CardKey = tuple[int, str, str, datetime, datetime | None, str, str, bool, bool]
-# (entry ids) -> {entry id: (card for readers, card for its author)}; live/messages.py
-LiveCards = Callable[[list[int]], Awaitable[dict[int, tuple[str, str]]]]
 
 
 class EntryCards:
@@ -89,7 +87,7 @@ class EntryCards:
         return await self.render(entry, by_author=by_author, link_title=link_title)
 
 
-def live_cards(database: Database, cards: EntryCards) -> LiveCards:
+def live_cards(database: Database, cards: EntryCards) -> RenderCards:
     """The cards live updates send: the same cards, from the same cache, as the pages."""
 
     async def render(entry_ids: list[int]) -> dict[int, tuple[str, str]]:
