@@ -1,6 +1,6 @@
 // Live entries on the home page and profiles: new ones appear at the top, edited ones
 // change in place, deleted ones disappear. Resumes from the last seq after any break.
-import { localizeTimes } from "./time.js";
+import { localizeTimes } from "/static/time.js";
 
 const list = document.querySelector("[data-live-seq]");
 const status = document.querySelector("[data-live-status]");
