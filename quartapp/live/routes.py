@@ -100,9 +100,7 @@ async def _first_since() -> int | None:
 
 def websocket_blueprint(hub: Hub, viewers: Viewers, allowed_origins: tuple[str, ...]) -> Blueprint:
     # The page's side of the protocol (static/live.js) ships with it, under /live/static/.
-    blueprint = Blueprint(
-        "live", __name__, static_folder="static", static_url_path="/live/static"
-    )
+    blueprint = Blueprint("live", __name__, static_folder="static", static_url_path="/live/static")
 
     @blueprint.websocket("/ws")
     async def live() -> Any:
