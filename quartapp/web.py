@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from quart import Response, redirect, request, url_for
@@ -13,6 +14,22 @@ API_PREFIX = "/api/"
 
 # What a view returns for a page: its HTML, or its HTML and a status.
 HtmlAnswer = str | tuple[str, int]
+
+
+class NotJSON(ValueError):
+    """Text that is not JSON: malformed, not UTF-8, or nested deeper than Python parses."""
+
+
+def decode_json(raw: str | bytes) -> Any:
+    """JSON from a client; ``NotJSON`` is the only way it fails.
+
+    ``json.loads`` raises ``RecursionError`` (not a ``ValueError``) for arrays or objects
+    nested a few thousand deep: a few kilobytes of ``[`` would otherwise end a handler.
+    """
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise NotJSON() from None
 
 
 def is_api_request() -> bool:

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from quartapp.web import NotJSON, decode_json
 
 # Close codes (RFC 6455): going away, policy violation, try again later.
 GOING_AWAY = 1001
@@ -31,8 +32,8 @@ def parse(frame: str | bytes) -> dict[str, Any]:
     if len(frame) > MAX_MESSAGE:
         raise ProtocolError("message too large")
     try:
-        document = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
+        document = decode_json(frame)
+    except NotJSON:
         raise ProtocolError("messages must be JSON") from None
     if not isinstance(document, dict):
         raise ProtocolError("messages must be JSON objects")

@@ -14,6 +14,7 @@ from quartapp.passwords.describe import summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.schema import from_json, generate_batch
 from quartapp.ratelimits import Limit, rate_limited
+from quartapp.web import NotJSON, decode_json
 
 blueprint = Blueprint("passwords_api", __name__)
 
@@ -38,9 +39,10 @@ async def generate() -> Response:
     if not request.is_json:
         await request.get_data()  # read it anyway, so the connection stays usable
         raise UnsupportedMediaType("Send the policy as JSON (Content-Type: application/json).")
-    document = await request.get_json(silent=True)
-    if document is None:
-        raise BadRequest("The body is not valid JSON.")
+    try:
+        document = decode_json(await request.get_data())
+    except NotJSON:
+        raise BadRequest("The body is not valid JSON (UTF-8, not nested too deep).") from None
     try:
         generator_request = from_json(document)
     except PolicyError as error:

@@ -6,6 +6,7 @@ error, with what is wrong with it; nothing here raises anything but ``PolicyErro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -39,6 +40,9 @@ TEXT_FIELDS = frozenset(
 )
 ALL_FIELDS = frozenset({"mode"} | BOOL_FIELDS | INT_FIELDS | TEXT_FIELDS)
 MAX_TEXT = 1024  # longer than any valid value; the policy checks the real limits
+# A form's whole number: an optional minus and up to six ASCII digits (the policy checks
+# the real range). "--5", "5e3" or Arabic-Indic digits are not one.
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def from_form(form: Mapping[str, str]) -> GeneratorRequest:
         raw = form.get(name, "").strip()
         if raw == "":
             continue
-        if raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 6:
+        if WHOLE_NUMBER.fullmatch(raw):
             values[name] = int(raw)
         else:
             errors[name] = "must be a whole number"

@@ -451,6 +451,20 @@ async def test_invalid_json_is_400(client: Client, text: str) -> None:
     assert "not valid JSON" in await json_error(response, 400)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 100_000, id="100,000 nested arrays"),  # RecursionError: a 500
+        pytest.param(b'{"a":' * 50_000, id="50,000 nested objects"),
+        pytest.param(b"\xff", id="a byte that is not UTF-8"),
+        pytest.param(b'{"length": 12, "exclude": "\xff"}', id="not UTF-8 inside a string"),
+    ],
+)
+async def test_a_body_no_parser_takes_is_400(client: Client, body: bytes) -> None:
+    response = await client.post(API, data=body, headers={"Content-Type": "application/json"})
+    assert "not valid JSON" in await json_error(response, 400)
+
+
 async def test_a_body_over_the_limit_is_413(client: Client) -> None:
     body = json.dumps({"exclude": "x" * (2 * 1024 * 1024)})
     response = await client.post(API, data=body, headers={"Content-Type": "application/json"})

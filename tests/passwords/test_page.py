@@ -291,6 +291,10 @@ async def test_a_bad_form_is_400_with_the_message_and_the_input_kept(client: Cli
     [
         ({"length": "abc"}, "length", "must be a whole number"),
         ({"length": "1e3"}, "length", "must be a whole number"),
+        ({"length": "--5"}, "length", "must be a whole number"),  # int() raised: a 500
+        ({"length": "-"}, "length", "must be a whole number"),
+        ({"min_digits": "--1"}, "min_digits", "must be a whole number"),
+        ({"length": "١٢"}, "length", "must be a whole number"),  # Arabic-Indic digits
         ({"length": "3"}, "length", "must be between 4 and 128"),
         ({"length": "4", "min_digits": "3"}, "length", "the minimums add up to 6"),
         ({"min_digits": "-1"}, "min_digits", "must be between 0 and 128"),
