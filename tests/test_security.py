@@ -357,3 +357,19 @@ def test_the_scanner_catches_what_it_must() -> None:
         assert scan_html(html).problems, html
     good = '<script type="module" src="/static/time.js"></script><a href="/u/x">x</a>'
     assert scan_html(good).problems == []
+
+
+async def test_nothing_a_signed_in_viewer_is_answered_is_cached(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register_and_login("alice")
+    private_id = await auth.post_entry("my secret", visibility="private")
+    for path in ("/", "/account", f"/entries/{private_id}", f"/entries/{private_id}/edit",
+                 "/u/alice", "/nowhere"):  # fmt: skip
+        response = await client.get(path)
+        assert "no-store" in response.headers.get("Cache-Control", ""), path
+    assert (await client.get("/passwords")).headers["Cache-Control"] == "no-store"  # its own
+    stylesheet = await client.get("/static/site.css")
+    assert "no-store" not in stylesheet.headers.get("Cache-Control", "")  # still cacheable
+    visitors_home = await app.test_client().get("/")
+    assert "no-store" not in visitors_home.headers.get("Cache-Control", "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from typing import cast
@@ -42,6 +44,13 @@ BAD_LOGIN = "That username or password is not right."
 
 def hashing() -> PasswordHashing:
     return services().hashing
+
+
+def _name_digest(name: str) -> str:
+    """A short keyed hash of a login name that is no account's. People type passwords into
+    the username box: the log must not keep it, yet repeated tries of one name stay visible."""
+    key = services().settings.secret_key.encode()
+    return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 async def _log_in(user: User, remember: bool) -> None:
@@ -108,7 +117,14 @@ async def login() -> HtmlAnswer | Response:
                 auth_log.info("login ok user_id=%s from=%s", user.id, request.remote_addr)
                 await flash(f"Logged in as {user.username}.", "success")
                 return see_other_path(next_url)
-            auth_log.info("login failed for %r from=%s", form.username.data, request.remote_addr)
+            if user is None:
+                auth_log.info(
+                    "login failed for no account (name %s) from=%s",
+                    _name_digest(form.username.data or ""),
+                    request.remote_addr,
+                )
+            else:
+                auth_log.info("login failed user_id=%s from=%s", user.id, request.remote_addr)
             form.form_errors.append(BAD_LOGIN)
         return await render_template("accounts/login.html", form=form, next_url=next_url), 400
     return await render_template("accounts/login.html", form=form, next_url=next_url)

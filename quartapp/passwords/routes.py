@@ -34,15 +34,14 @@ async def never_cache(response: Response) -> Response:
 
 
 async def _owned_policy(policy_id: int) -> SavedPolicy:
-    """The viewer's own saved policy: 404 if it does not exist, 403 if it is someone else's."""
+    """The viewer's own saved policy. Someone else's is a 404, as a missing one is, and a
+    visitor is asked to log in either way: no answer tells which policies exist."""
     viewer = await current_account()
-    policy = await store.get_policy(read_session(), policy_id)
-    if policy is None:
-        abort(404)
     if viewer is None:
         raise Unauthorized()  # a visitor following a saved link: log in first
-    if policy.user_id != viewer.id:
-        abort(403)
+    policy = await store.get_policy(read_session(), policy_id)
+    if policy is None or policy.user_id != viewer.id:
+        abort(404)
     return policy
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Response, request
+from quart import Response, current_app, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -19,4 +19,16 @@ async def add_security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     if request.scheme in {"https", "wss"}:
         response.headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
+async def keep_signed_in_pages_out_of_caches(response: Response) -> Response:
+    """Whatever a signed-in viewer is answered may show their private entries, account or
+    forms: no cache keeps it, not the browser's (back button on a shared computer) nor a
+    proxy's. Static files stay cacheable; an answer that set its own policy keeps it."""
+    endpoint = request.endpoint or ""
+    is_static = endpoint == "static" or endpoint.endswith(".static")
+    signed_in = current_app.config["QUART_AUTH_COOKIE_NAME"] in request.cookies
+    if signed_in and not is_static and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -358,10 +358,20 @@ async def test_a_post_from_a_client_that_never_loaded_the_page_is_400(client: Cl
     assert 'id="password"' not in await page_text(response)
 
 
-@pytest.mark.parametrize("policy", ["abc", "0", "-1", "99999", "1e3", "99999999999"])
-async def test_a_policy_that_does_not_exist_is_404(client: Client, policy: str) -> None:
+@pytest.mark.parametrize("policy", ["abc", "0", "-1", "1e3", "99999999999"])
+async def test_a_policy_that_cannot_exist_is_404(client: Client, policy: str) -> None:
     response = await client.get(f"{PAGE}?policy={policy}")
     assert response.status_code == 404
+    assert_no_store(response)
+
+
+async def test_a_visitor_is_asked_to_log_in_whether_the_policy_exists_or_not(
+    client: Client,
+) -> None:
+    """Saved policies are only their owner's: a visitor learns nothing of which ids exist."""
+    response = await client.get(f"{PAGE}?policy=99999")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login?next=")
     assert_no_store(response)
 
 
