@@ -59,9 +59,9 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> None:
     url = database_url()
     if url.startswith("sqlite"):
-        from quartapp.db import ensure_sqlite_directory
+        from quartapp.db import ensure_sqlite_file
 
-        ensure_sqlite_directory(url)
+        ensure_sqlite_file(url)
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)

@@ -30,6 +30,7 @@ from quartapp.models import MAX_ID
 from quartapp.passwords.api import blueprint as passwords_api_blueprint
 from quartapp.passwords.routes import blueprint as passwords_blueprint
 from quartapp.ratelimits import RateLimits
+from quartapp.security.hosts import allowing_hosts
 from quartapp.services import Services
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -57,8 +58,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
-        SESSION_COOKIE_NAME="quartapp_session",
-        QUART_AUTH_COOKIE_NAME="quartapp_auth",
+        # In production (HTTPS) the __Host- prefix: browsers then keep the cookie only if it
+        # is Secure, for this host alone (no Domain) and the whole site (Path=/), so neither
+        # a sibling subdomain nor a plain-HTTP page can plant or overwrite it.
+        SESSION_COOKIE_NAME=cookie_name("quartapp_session", settings),
+        QUART_AUTH_COOKIE_NAME=cookie_name("quartapp_auth", settings),
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
     app.url_map.converters["id"] = IdConverter
@@ -87,10 +91,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     security.install(app, services.rate_limits)
     errors.init_app(app)
     app.while_serving(lambda: _serving(services))
-    app.asgi_app = proxy.trusting_proxy(SendThrough(app.asgi_app), settings)  # type: ignore[method-assign,assignment]
+    app.asgi_app = proxy.trusting_proxy(  # type: ignore[method-assign,assignment]
+        allowing_hosts(SendThrough(app.asgi_app), settings.allowed_hosts), settings
+    )
     # Last, once every extension and blueprint has added its own (tests/test_app_hooks.py).
     _drop_library_thread_context_processors(app)
     return app
+
+
+def cookie_name(name: str, settings: Settings) -> str:
+    return f"__Host-{name}" if settings.production else name
 
 
 def build_services(app: Quart, settings: Settings) -> Services:

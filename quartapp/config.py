@@ -6,9 +6,12 @@ README. ``load_settings`` is the only place that reads ``os.environ``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
+import string
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -20,6 +23,8 @@ from dotenv import dotenv_values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 MIN_SECRET_KEY_LENGTH = 32
+# What a production key must hold, as far as the key itself shows it: a 32-byte random key.
+MIN_SECRET_KEY_BITS = 128
 # PROXY_HEADERS values, and the hypercorn ProxyFixMiddleware mode that reads each.
 PROXY_HEADERS: dict[str, Literal["legacy", "modern"]] = {
     "x-forwarded": "legacy",
@@ -63,6 +68,9 @@ class Settings:
     rate_limits_enabled: bool = True
     # Origins allowed to open /ws, like "https://journal.example"; empty: the site's own.
     allowed_origins: tuple[str, ...] = ()
+    # Host names this site answers to (Host header), like "journal.example" or
+    # ".journal.example" (it and its subdomains); empty: any (development only).
+    allowed_hosts: tuple[str, ...] = ()
     events_retention_days: int = 7
     live_queue_size: int = 256
     redis_url: str = ""
@@ -109,6 +117,18 @@ def _origins(text: str) -> tuple[str, ...]:
                 f"ALLOWED_ORIGINS takes origins like https://journal.example, not {origin!r}"
             )
     return origins
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    hosts = tuple(item.strip().lower().rstrip(".") for item in text.split(",") if item.strip())
+    for host in hosts:
+        name = host.removeprefix(".")
+        if not name or any(mark in name for mark in "/:@ *"):
+            raise ConfigError(
+                "ALLOWED_HOSTS takes host names like journal.example or .journal.example "
+                f"(no scheme or port), not {host!r}"
+            )
+    return hosts
 
 
 def _sqlite_url(path: Path) -> str:
@@ -168,6 +188,8 @@ def load_settings(
         kwargs["proxy_headers"] = env["PROXY_HEADERS"]
     if env.get("ALLOWED_ORIGINS"):
         kwargs["allowed_origins"] = _origins(env["ALLOWED_ORIGINS"])
+    if env.get("ALLOWED_HOSTS"):
+        kwargs["allowed_hosts"] = _hosts(env["ALLOWED_HOSTS"])
     if env.get("REDIS_URL"):
         kwargs["redis_url"] = env["REDIS_URL"]
     if env.get("REDIS_PREFIX"):
@@ -198,7 +220,46 @@ def load_settings(
         settings = replace(
             settings, database_url=_sqlite_url(settings.instance_path / "journal.db")
         )
-    return _with_secret_key(settings)
+    settings = _with_secret_key(settings)
+    if settings.production and not settings.allowed_hosts:
+        raise ConfigError(
+            "ALLOWED_HOSTS must name the site's host names when QUARTAPP_ENV=production, "
+            "like journal.example (requests for any other Host are refused)"
+        )
+    return settings
+
+
+_MAKE_A_KEY = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+_HEX = (frozenset("0123456789abcdef"), frozenset("0123456789ABCDEF"))
+# The character classes people and key generators draw from, and how many each holds.
+_CHARACTER_CLASSES = (
+    (frozenset(string.digits), 10),
+    (frozenset(string.ascii_lowercase), 26),
+    (frozenset(string.ascii_uppercase), 26),
+    (frozenset(string.punctuation + " "), 33),
+)
+
+
+def estimated_key_bits(key: str) -> float:
+    """At most how many random bits a key can hold, judged from the key alone: the lesser
+    of its length times the bits of the alphabet it draws from (hex, digits, letters,
+    punctuation...) and its size once compressed, which catches repetition. A random key
+    scores its true strength (token_hex(16): 128); 37 × "a" scores 32, "password" five
+    times 88. An estimate can only refuse weak keys, never prove a key strong."""
+    if not key:
+        return 0.0
+    characters = set(key)
+    alphabet = sum(size for members, size in _CHARACTER_CLASSES if characters & members)
+    if any(ord(character) > 127 for character in characters):
+        alphabet += 128  # beyond ASCII: generously, any of many more characters
+    if any(characters <= hex_digits for hex_digits in _HEX):
+        alphabet = min(alphabet, 16)
+    data = key.encode()
+    # zlib's fixed cost (header, checksum, end of block) is what an empty input compresses to.
+    compressed = len(zlib.compress(data, 9)) - len(zlib.compress(b"", 9))
+    return min(len(key) * math.log2(alphabet), 8.0 * compressed)
 
 
 def _with_secret_key(settings: Settings) -> Settings:
@@ -208,7 +269,13 @@ def _with_secret_key(settings: Settings) -> Settings:
             raise ConfigError(
                 "SECRET_KEY must be set to a random value of at least "
                 f"{MIN_SECRET_KEY_LENGTH} characters when QUARTAPP_ENV=production "
-                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                f"({_MAKE_A_KEY})"
+            )
+        if estimated_key_bits(settings.secret_key) < MIN_SECRET_KEY_BITS:
+            raise ConfigError(
+                "SECRET_KEY is not random enough (repeated or predictable characters; "
+                f"it needs at least {MIN_SECRET_KEY_BITS} bits) when QUARTAPP_ENV=production "
+                f"({_MAKE_A_KEY})"
             )
         return settings
     if settings.secret_key:
@@ -220,7 +287,7 @@ def _development_secret_key(instance_path: Path) -> str:
     """Read the kept key, or make it; the link makes creation atomic across workers."""
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
+        instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -17,6 +17,8 @@ COMMIT or ROLLBACK with no transaction open.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -151,15 +153,24 @@ class Database:
             await session.close()
 
 
-def ensure_sqlite_directory(url: str) -> None:
-    """SQLite creates the file, not the folders above it."""
+def ensure_sqlite_file(url: str) -> None:
+    """Make the database's folder and an empty file, readable by this user alone.
+
+    SQLite creates neither the folders nor, with our permissions, the file: it would use the
+    umask (usually 0644, every local user reading every journal). Its -wal and -shm files
+    take the main file's mode, so they are private too."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # An existing file is kept as it is: an operator may have chosen its mode.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
-    ensure_sqlite_directory(url)
+    ensure_sqlite_file(url)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

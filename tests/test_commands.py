@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,52 @@ def test_db_upgrade_creates_the_tables(tmp_path: Path, empty_database: TestDatab
     )
     assert result.returncode == 0, result.stderr
     assert {"users", "entries", "login_sessions", "alembic_version"} <= empty_database.tables()
+
+
+def test_db_upgrade_makes_the_instance_files_private(tmp_path: Path) -> None:
+    """The database and its -wal/-shm files hold every journal: 0600, even under umask 022."""
+    instance = tmp_path / "instance"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{instance / 'journal.db'}",
+        "INSTANCE_PATH": str(instance),
+    }
+    previous = os.umask(0o022)
+    try:
+        result = subprocess.run(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", UPGRADE_AND_WRITE],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in instance.iterdir()}
+    assert {"journal.db", "journal.db-wal", "journal.db-shm", "secret_key"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+
+
+# Migrate, then write through the app's own engine while it is still open, so the -wal and
+# -shm files exist when the test looks.
+UPGRADE_AND_WRITE = """
+import asyncio, os, sys
+from quartapp.__main__ import main
+from quartapp.config import load_settings
+from quartapp.db import Database
+from sqlalchemy import text
+assert main(["db", "upgrade"]) == 0
+async def write():
+    database = Database(load_settings().database_url)
+    await database.open()
+    async with database.transaction() as session:
+        await session.execute(text("DELETE FROM events WHERE 0"))
+    os._exit(0)  # keep -wal and -shm: a clean close would check them in and remove them
+asyncio.run(write())
+"""
 
 
 @pytest.fixture

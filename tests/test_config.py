@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -11,7 +12,13 @@ from typing import Any
 import pytest
 
 from quartapp import create_app
-from quartapp.config import ConfigError, RateLimitSpec, load_settings
+from quartapp.config import (
+    MIN_SECRET_KEY_BITS,
+    ConfigError,
+    RateLimitSpec,
+    estimated_key_bits,
+    load_settings,
+)
 from tests.helpers import AuthActions
 
 LONG_KEY = "a-long-production-secret-" + "s" * 40
@@ -94,10 +101,49 @@ def test_production_refuses_a_missing_or_short_secret_key(
     assert not (tmp_path / "secret_key").exists()
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a" * 37,  # long enough, no randomness at all
+        "password" * 5,
+        "Aa1!" * 10,
+        "1234567890" * 4,
+        "3141592653589793238462643383279502884",  # digits only: 123 bits at most
+    ],
+)
+def test_production_refuses_a_long_but_guessable_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("QUARTAPP_ENV", "production")
+    monkeypatch.setenv("ALLOWED_HOSTS", "journal.example")
+    monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(SystemExit) as stopped:
+        create_app(app_settings(tmp_path))
+    message = str(stopped.value.code)
+    assert "SECRET_KEY is not random enough" in message
+    assert key not in message
+
+
+@pytest.mark.parametrize(
+    ("make", "nbytes"),
+    [
+        (secrets.token_hex, 16),
+        (secrets.token_hex, 48),
+        (secrets.token_urlsafe, 24),
+        (secrets.token_urlsafe, 48),
+    ],
+)
+def test_random_keys_always_pass_the_entropy_check(make: Any, nbytes: int) -> None:
+    """A key from the generator the error message recommends, or 128 random bits in hex,
+    must never be refused: the estimate only ever errs towards accepting."""
+    assert all(estimated_key_bits(make(nbytes)) >= MIN_SECRET_KEY_BITS for _ in range(2000))
+
+
 def test_production_accepts_a_long_secret_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QUARTAPP_ENV", "production")
+    monkeypatch.setenv("ALLOWED_HOSTS", "journal.example")
     monkeypatch.setenv("SECRET_KEY", LONG_KEY)
     app = create_app(app_settings(tmp_path))
     assert app.secret_key == LONG_KEY
@@ -133,6 +179,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         {
             "QUARTAPP_ENV": "production",
             "SECRET_KEY": LONG_KEY,
+            "ALLOWED_HOSTS": " Journal.example., .team.example ",
             "DATABASE_URL": "postgresql+asyncpg://u:p@db/journal",
             "REMEMBER_DAYS": "14",
             "SESSION_IDLE_HOURS": " 2 ",
@@ -146,6 +193,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         tmp_path,
     )
     assert settings.production
+    assert settings.allowed_hosts == ("journal.example", ".team.example")
     assert settings.database_url == "postgresql+asyncpg://u:p@db/journal"
     assert (settings.remember_days, settings.session_idle_hours) == (14, 2)
     assert settings.rate_limits_enabled is False
@@ -183,6 +231,10 @@ def test_true_values(tmp_path: Path, text: str) -> None:
         ("RATE_LIMIT_REGISTER", "5/fortnight"),
         ("LOG_LEVEL", "loud"),
         ("QUARTAPP_ENV", "prod"),
+        ("ALLOWED_HOSTS", "https://journal.example"),
+        ("ALLOWED_HOSTS", "journal.example:443"),
+        ("ALLOWED_HOSTS", "*.journal.example"),
+        ("ALLOWED_HOSTS", "."),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:

@@ -248,13 +248,16 @@ async def test_cookies_are_httponly_and_samesite_lax(client: Client, auth: AuthA
         assert "secure" not in flags(header)  # development serves plain http
 
 
-async def test_cookies_are_secure_in_production(make_app: Any) -> None:
-    app: Quart = make_app(env="production", secret_key=PRODUCTION_KEY)
+async def test_cookies_are_host_only_and_secure_in_production(make_app: Any) -> None:
+    """``__Host-`` names: browsers keep them only Secure, with Path=/ and no Domain, so no
+    sibling subdomain or plain-HTTP page can set one (ASVS 3.3.1)."""
+    app: Quart = make_app(env="production", secret_key=PRODUCTION_KEY, allowed_hosts=("localhost",))
+    session_cookie, auth_cookie = f"__Host-{SESSION_COOKIE}", f"__Host-{AUTH_COOKIE}"
     async with app.test_app():
         client = app.test_client()
         page = await client.get("/register", scheme="https")
-        assert "secure" in flags(set_cookie(page, SESSION_COOKIE))
-        token = jar_cookie(client, SESSION_COOKIE)
+        assert "secure" in flags(set_cookie(page, session_cookie))
+        token = jar_cookie(client, session_cookie)
         assert token.secure
         form = {
             "csrf_token": await _csrf_from(page),
@@ -265,10 +268,13 @@ async def test_cookies_are_secure_in_production(make_app: Any) -> None:
         }
         response = await client.post("/register", form=form, scheme="https")
         assert response.status_code == 303, await page_text(response)
-        for name in (AUTH_COOKIE, SESSION_COOKIE):
+        for name in (auth_cookie, session_cookie):
             header = set_cookie(response, name)
-            assert {"secure", "httponly", "samesite"} <= flags(header)
+            assert {"secure", "httponly", "samesite", "path"} <= flags(header)
+            assert "domain" not in flags(header)
             assert "SameSite=Lax" in header
+            assert "Path=/;" in header or header.endswith("Path=/")
+        assert (await client.get("/account", scheme="https")).status_code == 200
 
 
 async def _csrf_from(response: Response) -> str:

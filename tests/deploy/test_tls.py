@@ -36,7 +36,13 @@ from tests.live.servers import (
     start,
 )
 
-PRODUCTION = {"QUARTAPP_ENV": "production", "SECRET_KEY": "tls-test-secret-key-" + "y" * 40}
+PRODUCTION = {
+    "QUARTAPP_ENV": "production",
+    "SECRET_KEY": "tls-test-secret-key-" + "y" * 40,
+    "ALLOWED_HOSTS": "127.0.0.1",
+}
+SESSION_COOKIE = "__Host-quartapp_session"
+AUTH_COOKIE = "__Host-quartapp_auth"
 
 
 @dataclass
@@ -115,7 +121,7 @@ def test_https_answers_with_hsts_and_no_server_header(tls: TLSServer) -> None:
 def test_every_cookie_is_secure_in_production(tls: TLSServer) -> None:
     status, headers, page = tls.request("GET", "/register")
     assert status == 200
-    session_cookie = cookies_set(headers)["quartapp_session"]
+    session_cookie = cookies_set(headers)[SESSION_COOKIE]
     match = CSRF_RE.search(page)
     assert match is not None
     form = {
@@ -136,11 +142,24 @@ def test_every_cookie_is_secure_in_production(tls: TLSServer) -> None:
     )
     assert status == 303, page
     cookies = cookies_set(headers)
-    assert {"quartapp_session", "quartapp_auth"} <= set(cookies)
-    for name, line in [("quartapp_session", session_cookie), *cookies.items()]:
+    assert {SESSION_COOKIE, AUTH_COOKIE} <= set(cookies)
+    for name, line in [(SESSION_COOKIE, session_cookie), *cookies.items()]:
         attributes = {part.strip().lower() for part in line.split(";")[1:]}
         assert "secure" in attributes, f"{name} is not Secure: {line}"
         assert "httponly" in attributes, f"{name} is not HttpOnly: {line}"
+        # What browsers require of a __Host- cookie, or they drop it (ASVS 3.3.1).
+        assert name.startswith("__Host-")
+        assert "path=/" in attributes
+        assert not any(attribute.startswith("domain") for attribute in attributes)
+
+
+def test_a_request_for_another_host_is_refused(tls: TLSServer) -> None:
+    for path in ("/", "/static//site.css", "/ws"):
+        status, headers, body = tls.request("GET", path, {"Host": "evil.example"})
+        assert status == 400, path
+        assert "Location" not in headers
+        assert "host name" in body
+    assert "Traceback" not in tls.log()
 
 
 async def test_the_live_websocket_works_over_wss(tls: TLSServer) -> None:
@@ -174,7 +193,7 @@ def test_the_access_log_shows_no_query_cookie_or_forged_line(tls: TLSServer) -> 
     status, _, _ = tls.request(
         "GET",
         f"/login?next=/{secret}",
-        {"Cookie": f"quartapp_session={cookie}", "Referer": f"https://x.example/?{secret}"},
+        {"Cookie": f"{SESSION_COOKIE}={cookie}", "Referer": f"https://x.example/?{secret}"},
     )
     assert status == 200
     status, _, _ = tls.request("GET", "/nothing%0Aforged%20line")
