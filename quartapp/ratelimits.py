@@ -16,6 +16,7 @@ a warning logged: a Redis outage must not lock everyone out.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import logging
 import math
 import time
@@ -173,6 +174,26 @@ def rate_limited(limit: Limit) -> Callable[[View], View]:
 def client_address() -> str:
     """The connection's own address: never a header the client could forge."""
     return request.remote_addr or "unknown"
+
+
+def address_key(address: str) -> str:
+    """What a client is counted by: an IPv4 address as it is, an IPv6 one by its /64.
+
+    An IPv6 client usually holds a whole /64 and can take a new address in it at will, so
+    counting single addresses would give it endless fresh limits. An IPv4 address inside
+    IPv6 (``::ffff:192.0.2.1``) counts as that IPv4 address; anything that is no address
+    (a test client's ``<local>``) is its own key.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    # From the integer: a scoped address (fe80::1%eth0) has no network of its own.
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 def limit_of_request() -> Limit | None:
