@@ -235,9 +235,19 @@ class Browser:
         )
         assert status == 303, page
 
-    async def post_entry(self, body: str) -> int:
+    async def login(self, username: str) -> None:
+        status, _, page = await self.post_form(
+            "/login", {"username": username, "password": PASSWORD}, token_from="/login"
+        )
+        assert status == 303, page
+
+    def cookie_header(self) -> dict[str, str]:
+        """The browser's cookies, for a websocket handshake of its own."""
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    async def post_entry(self, body: str, visibility: str = "public") -> int:
         status, headers, page = await self.post_form(
-            "/entries", {"title": "", "body": body, "visibility": "public"}, token_from="/"
+            "/entries", {"title": "", "body": body, "visibility": visibility}, token_from="/"
         )
         assert status == 303, page
         return int(headers["location"].rsplit("/", 1)[1])
@@ -259,11 +269,15 @@ class Browser:
 
 
 @asynccontextmanager
-async def live(server: Server, since: int = 0) -> AsyncIterator[ClientConnection]:
-    """A visitor on ``/ws``, subscribed: the pong proves the server is past the replay."""
+async def live(
+    server: Server, since: int = 0, browser: Browser | None = None
+) -> AsyncIterator[ClientConnection]:
+    """A visitor (or ``browser``'s user) on ``/ws``, subscribed: the pong proves the server
+    is past the replay."""
     async with connect(
         f"ws://127.0.0.1:{server.port}/ws",
         origin=Origin(server.origin),
+        additional_headers=browser.cookie_header() if browser is not None else None,
         open_timeout=5,
         close_timeout=2,
         proxy=None,
