@@ -43,6 +43,8 @@ class Transport(Protocol):
 
     def get_write_buffer_size(self) -> int: ...
 
+    def abort(self) -> None: ...
+
 
 class DirectWriter:
     """A websocket's transport, for frames written past hypercorn's stream."""
@@ -73,6 +75,11 @@ class DirectWriter:
 
     def write(self, frame: bytes) -> None:
         self._transport.write(frame)
+
+    def abort(self) -> None:
+        """Drop the connection at once, as if the client had gone (hypercorn then reads
+        the end and tells the app the socket is disconnected)."""
+        self._transport.abort()
 
 
 def _stream(send: ASGISendCallable) -> WSStream | None:
@@ -116,7 +123,8 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
         return None
     transport = server.writer.transport
     if not all(
-        hasattr(transport, name) for name in ("write", "is_closing", "get_write_buffer_size")
+        hasattr(transport, name)
+        for name in ("write", "is_closing", "get_write_buffer_size", "abort")
     ):
         _log_fallback("the transport is not an asyncio one")
         return None

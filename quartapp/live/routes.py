@@ -7,6 +7,7 @@ the accounts' answer to "who is this?", so this package imports no feature packa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -36,6 +37,7 @@ from quartapp.tasks import cancel_and_wait
 logger = logging.getLogger(__name__)
 
 SINCE_TIMEOUT = 10.0  # seconds to wait for the client's first message
+CLOSE_TIMEOUT = 10.0  # seconds a client gets to complete a close the server started
 MAX_REPLAY = 1000  # further behind than this, reloading the page is cheaper
 
 
@@ -126,37 +128,67 @@ async def _first_since() -> int | None:
     return None
 
 
+async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
+    """After the server closed the socket: read and drop whatever the client still sends,
+    until it is gone (the disconnect ends this handler, as a cancel).
+
+    hypercorn hands frames to the app through a small queue and stops reading the socket
+    while it is full (asgi.py bounds Quart's side too). If the app stopped reading before
+    the client went, a client that sent a few more frames would leave hypercorn waiting
+    to queue them for good: it would never read the client's close or its end, and the
+    connection would stay open. A client that goes on sending for ``CLOSE_TIMEOUT`` after
+    the close is cut off.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            while True:
+                await websocket.receive()
+    if writer is None:  # not hypercorn's plain socket: the server has to end it
+        return
+    writer.abort()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT):  # hypercorn reads what it holds, then the end
+            while True:
+                await websocket.receive()
+
+
+async def _events(hub: Hub, connection: Connection, send_text: SendText) -> None:
+    """``since``, what was missed since, then live events until the socket is closed."""
+    since = await _first_since()
+    if since is None:
+        return
+    missed = await _replay(hub, connection, since)
+    if missed is None:
+        await send_text(RESYNC)
+        connection.replayed_through = hub.last_seq
+    elif not missed or await _login_current(hub, connection):  # ended: closes next
+        for text in missed:
+            await send_text(text)
+    receiver = asyncio.create_task(_receive_loop(connection))
+    try:
+        await _send_loop(hub, connection, send_text)
+    finally:
+        await cancel_and_wait(receiver)
+
+
 async def _serve(hub: Hub) -> None:
-    """An accepted-to-be socket: the viewer, the replay from ``since``, then live events."""
+    """A socket, from its accept until the client goes: that ends it as a cancel at any
+    point; when the server closes the socket first, it waits for the client to go."""
     viewer = await hub.viewers.current()
     # Hold no database session for the socket's life.
     await hub.database.close_request_session()
     send = asgi_send()
     direct.decline_compression(send)
     await websocket.accept()
-    send_text = text_sender(send)
+    writer = direct.direct_writer(send)
     connection = hub.connect(
-        viewer.user_id if viewer else None,
-        viewer.session_token if viewer else None,
-        direct.direct_writer(send),
+        viewer.user_id if viewer else None, viewer.session_token if viewer else None, writer
     )
-    receiver: asyncio.Task[None] | None = None
     try:
-        since = await _first_since()
-        if since is None:
-            return
-        missed = await _replay(hub, connection, since)
-        if missed is None:
-            await send_text(RESYNC)
-            connection.replayed_through = hub.last_seq
-        elif not missed or await _login_current(hub, connection):  # ended: closes next
-            for text in missed:
-                await send_text(text)
-        receiver = asyncio.create_task(_receive_loop(connection))
-        await _send_loop(hub, connection, send_text)
+        await _events(hub, connection, text_sender(send))
     finally:
         hub.disconnect(connection)
-        await cancel_and_wait(receiver)
+    await _until_disconnected(writer)
 
 
 def websocket_blueprint(hub: Hub, allowed_origins: tuple[str, ...]) -> Blueprint:
