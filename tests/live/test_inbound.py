@@ -32,7 +32,7 @@ from tests.database import TestDatabase
 from tests.live.servers import database_environment, get, live, serving
 from tests.live.test_direct import origin, served
 
-FLOOD = 5_000  # pings sent as fast as the client can
+FLOOD = 500  # pings sent as fast as the client can: 50 times the budget
 
 
 class Clock:
@@ -215,10 +215,7 @@ async def test_frames_sent_after_the_servers_close_do_not_keep_the_connection(
             raw.close()
 
 
-async def test_a_client_that_goes_on_sending_after_the_close_is_cut_off(
-    make_app: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(routes, "CLOSE_TIMEOUT", 0.5)
+async def test_a_client_that_floods_on_after_the_close_is_cut_off(make_app: Any) -> None:
     app = make_app()
     hub = services_of(app).hub
     async with served(app) as port:
@@ -232,14 +229,35 @@ async def test_a_client_that_goes_on_sending_after_the_close_is_cut_off(
             async def flood_without_end() -> None:
                 with contextlib.suppress(OSError):
                     while True:
-                        await loop.sock_sendall(raw, ping * 20)
+                        await loop.sock_sendall(raw, ping * 100)
                         await asyncio.sleep(0.01)
 
             flooding = asyncio.create_task(flood_without_end())
             try:
-                await until_dropped(raw, within=5)
+                await until_dropped(raw, within=5)  # long before CLOSE_TIMEOUT
             finally:
                 flooding.cancel()
+            await wait_released(hub)
+        finally:
+            raw.close()
+
+
+async def test_a_client_that_never_answers_the_close_is_cut_off(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "CLOSE_TIMEOUT", 0.5)
+    app = make_app()
+    hub = services_of(app).hub
+    async with served(app) as port:
+        raw, client = await raw_client(port)
+        try:
+            loop = asyncio.get_running_loop()
+            ping = client.send(TextMessage(data='{"type": "ping"}'))
+            await loop.sock_sendall(raw, ping * (PING_BURST + 1))
+            assert await until_closed_by_server(raw, client) == POLICY_VIOLATION
+            started = time.monotonic()
+            await until_dropped(raw, within=5)  # silent: neither a close nor the end
+            assert time.monotonic() - started >= 0.4
             await wait_released(hub)
         finally:
             raw.close()
