@@ -10,8 +10,10 @@ as fast as the server takes them for ``--seconds``, without reading a thing:
   while the server is busy with the replay and not reading.
 
 Meanwhile a thread asks ``/healthz`` every 50 ms. Reported: the bytes the server took from
-the clients, the close codes they got, ``/healthz`` latency, and the worker's resident
-memory before, at its peak and 3 s after the clients went.
+the clients (mostly what the kernels' buffers took), the close codes they got (None: the
+connection was cut or the close never came), ``/healthz`` latency, the worker's resident
+memory before, at its peak and 12 s after the clients went, and how many of their sockets
+the worker still holds open then.
 
     .venv/bin/python bench/ws_inbound.py --mode pings
     .venv/bin/python bench/ws_inbound.py --mode big --entries 300 --clients 20 --seconds 3
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -36,10 +39,20 @@ from pathlib import Path
 from live_bench import OP_TEXT, Writer, client_frame, server
 from serving import Server
 
+AFTER = 12.0  # seconds: past the 10 s a closed socket may take to go
 FRAMES = {
     "pings": client_frame(OP_TEXT, b'{"type": "ping"}'),
     "big": client_frame(OP_TEXT, b"[" + b"0," * 1999 + b"0]"),  # 4,000 bytes of JSON
 }
+
+
+def open_sockets(pid: int) -> int:
+    """Sockets the process holds open: the listener, and connections hypercorn still has."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed as it was listed
+            count += os.readlink(fd).startswith("socket:")
+    return count
 
 
 def memory_kib(pid: int, field: str) -> int:
@@ -106,6 +119,7 @@ def watch_healthz(port: int, stop: threading.Event, samples: list[float]) -> Non
 async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[str, object]:
     [worker] = target.workers()
     before = memory_kib(worker, "VmRSS")
+    sockets_before = open_sockets(worker)
     samples: list[float] = []
     stop = threading.Event()
     watcher = threading.Thread(target=watch_healthz, args=(target.port, stop, samples))
@@ -117,7 +131,7 @@ async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[s
     finally:
         stop.set()
         watcher.join()
-    await asyncio.sleep(3)
+    await asyncio.sleep(AFTER)
     codes: dict[str, int] = {}
     for _, code in results:
         codes[str(code)] = codes.get(str(code), 0) + 1
@@ -129,6 +143,7 @@ async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[s
         "rss_before": before / 1024,
         "rss_peak": memory_kib(worker, "VmHWM") / 1024,
         "rss_after": memory_kib(worker, "VmRSS") / 1024,
+        "sockets": open_sockets(worker) - sockets_before,
     }
 
 
@@ -156,15 +171,17 @@ def main() -> None:
             )
         result = asyncio.run(run(target, args.mode, args.clients, args.seconds))
     print(
-        "| commit | mode | clients × s | MiB sent (kernel took) | close codes | /healthz p50 / max ms "
-        "| worker RSS before / peak / after MiB |"
+        "| commit | mode | clients × s | MiB sent (kernel took) | close codes "
+        "| /healthz p50 / max ms | worker RSS before / peak / after MiB "
+        "| sockets still open after |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {commit} | {args.mode} | {args.clients} × {args.seconds:g} "
         f"| {result['taken_mib']:.1f} | {result['codes']} "
         f"| {result['healthz_p50']:.1f} / {result['healthz_max']:.1f} "
-        f"| {result['rss_before']:.0f} / {result['rss_peak']:.0f} / {result['rss_after']:.0f} |"
+        f"| {result['rss_before']:.0f} / {result['rss_peak']:.0f} / {result['rss_after']:.0f} "
+        f"| {result['sockets']} |"
     )
 
 

@@ -38,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 SINCE_TIMEOUT = 10.0  # seconds to wait for the client's first message
 CLOSE_TIMEOUT = 10.0  # seconds a client gets to complete a close the server started
-# Frames a client may still send after that close: what was in flight when it came, with
-# room to spare. Reading and dropping 1,000 costs a few milliseconds.
+# What a client may still send after that close: what was in flight when it came, with
+# room to spare. Reading and dropping that much costs a millisecond or two.
 AFTER_CLOSE_FRAMES = 1000
+AFTER_CLOSE_BYTES = 65536
 MAX_REPLAY = 1000  # further behind than this, reloading the page is cheaper
 
 
@@ -139,15 +140,18 @@ async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
     while it is full (asgi.py bounds Quart's side too). If the app stopped reading before
     the client went, a client that sent a few more frames would leave hypercorn waiting
     to queue them for good: it would never read the client's close or its end, and the
-    connection would stay open. A client that sends more than ``AFTER_CLOSE_FRAMES`` after
-    the close (one that floods on without reading it), or has not gone ``CLOSE_TIMEOUT``
-    after it, is cut off: reading such a flood to its end would cost as much as answering
-    it.
+    connection would stay open. A client that sends more than ``AFTER_CLOSE_FRAMES`` or
+    ``AFTER_CLOSE_BYTES`` after the close (one that floods on without reading it), or has
+    not gone ``CLOSE_TIMEOUT`` after it, is cut off: reading such a flood to its end would
+    cost as much as answering it.
     """
+    budget = AFTER_CLOSE_BYTES
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT):
             for _ in range(AFTER_CLOSE_FRAMES):
-                await websocket.receive()
+                budget -= len(await websocket.receive())
+                if budget < 0:
+                    break
     if writer is None:  # not hypercorn's plain socket: the server has to end it
         return
     writer.abort()
