@@ -9,7 +9,7 @@ as fast as the server takes them for ``--seconds``, without reading a thing:
 - ``big``: 4,000-byte frames (under the 4 KiB limit, so hypercorn passes them on), sent
   while the server is busy with the replay and not reading.
 
-Meanwhile a thread asks ``/healthz`` every 50 ms. Reported: the bytes the server took from
+Meanwhile another process asks ``/healthz`` every 50 ms. Reported: the bytes the server took from
 the clients (mostly what the kernels' buffers took), the close codes they got (None: the
 connection was cut or the close never came), ``/healthz`` latency, the worker's resident
 memory before, at its peak and 12 s after the clients went, and how many of their sockets
@@ -27,17 +27,19 @@ import base64
 import contextlib
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from live_bench import OP_TEXT, Writer, client_frame, server
-from serving import Server
+from serving import Server, cpu_seconds
 
 AFTER = 12.0  # seconds: past the 10 s a closed socket may take to go
 FRAMES = {
@@ -101,7 +103,9 @@ async def flooder(port: int, frame: bytes, seconds: float) -> tuple[int, int | N
     return sent - unsent, code
 
 
-def watch_healthz(port: int, stop: threading.Event, samples: list[float]) -> None:
+def watch_healthz(port: int, stop: Event, results: Connection) -> None:
+    """In a process of its own, so the flooders' work in this one does not delay it."""
+    samples = []
     while not stop.is_set():
         started = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -114,15 +118,17 @@ def watch_healthz(port: int, stop: threading.Event, samples: list[float]) -> Non
         finally:
             connection.close()
         stop.wait(0.05)
+    results.send(samples)
 
 
 async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[str, object]:
     [worker] = target.workers()
     before = memory_kib(worker, "VmRSS")
     sockets_before = open_sockets(worker)
-    samples: list[float] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch_healthz, args=(target.port, stop, samples))
+    cpu_before = cpu_seconds([worker])
+    stop = multiprocessing.Event()
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    watcher = multiprocessing.Process(target=watch_healthz, args=(target.port, stop, sending))
     watcher.start()
     try:
         results = await asyncio.gather(
@@ -130,6 +136,7 @@ async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[s
         )
     finally:
         stop.set()
+        samples: list[float] = receiving.recv()
         watcher.join()
     await asyncio.sleep(AFTER)
     codes: dict[str, int] = {}
@@ -144,6 +151,7 @@ async def run(target: Server, mode: str, clients: int, seconds: float) -> dict[s
         "rss_peak": memory_kib(worker, "VmHWM") / 1024,
         "rss_after": memory_kib(worker, "VmRSS") / 1024,
         "sockets": open_sockets(worker) - sockets_before,
+        "cpu": cpu_seconds([worker]) - cpu_before,
     }
 
 
@@ -173,15 +181,15 @@ def main() -> None:
     print(
         "| commit | mode | clients × s | MiB sent (kernel took) | close codes "
         "| /healthz p50 / max ms | worker RSS before / peak / after MiB "
-        "| sockets still open after |"
+        "| sockets still open after | worker CPU s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {commit} | {args.mode} | {args.clients} × {args.seconds:g} "
         f"| {result['taken_mib']:.1f} | {result['codes']} "
         f"| {result['healthz_p50']:.1f} / {result['healthz_max']:.1f} "
         f"| {result['rss_before']:.0f} / {result['rss_peak']:.0f} / {result['rss_after']:.0f} "
-        f"| {result['sockets']} |"
+        f"| {result['sockets']} | {result['cpu']:.2f} |"
     )
 
 
