@@ -32,11 +32,22 @@ SESSION_ENDED = "session ended"  # the close reason when the socket's login is o
 RESYNC = '{"type":"resync"}'
 
 
+class _Overflow(bytes):
+    """The type of ``OVERFLOW`` alone: no frame a client sends is one."""
+
+
+# What the handler reads in place of the frames a client sent past the inbound bound.
+OVERFLOW: bytes = _Overflow()
+TOO_MANY = "too many messages"
+
+
 class ProtocolError(Exception):
     """The client broke the protocol; the message says how (sent as the close reason)."""
 
 
 def parse(frame: str | bytes) -> dict[str, Any]:
+    if frame is OVERFLOW:
+        raise ProtocolError(TOO_MANY)
     if len(frame) > MAX_MESSAGE:
         raise ProtocolError("message too large")
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from quart import Blueprint, websocket
 
 from quartapp.live import direct, events
-from quartapp.live.asgi import SendText, asgi_send, text_sender
+from quartapp.live.asgi import SendText, asgi_send, inbound_frames, text_sender
 from quartapp.live.hub import Connection, Hub
 from quartapp.live.mailbox import Close, ForSignedIn, Recheck
 from quartapp.live.messages import serialize
@@ -24,6 +24,7 @@ from quartapp.live.protocol import (
     PONG,
     RESYNC,
     SESSION_ENDED,
+    TOO_MANY,
     TRY_AGAIN_LATER,
     FrameBudget,
     ProtocolError,
@@ -105,14 +106,13 @@ async def _send_loop(hub: Hub, connection: Connection, send_text: SendText) -> N
 
 async def _receive_loop(connection: Connection) -> None:
     """After ``since``: only pings, within a budget. A protocol error closes the socket with
-    1008. Every frame is read as it arrives: the inbound queue is small (asgi.py), so
-    frames not read would hold the client back rather than pile up here."""
+    1008. Every frame is read as it arrives: the inbound queue is small (asgi.py)."""
     budget = FrameBudget()
     try:
         while True:
             frame = await websocket.receive()
             if not budget.spend():
-                raise ProtocolError("too many messages")
+                raise ProtocolError(TOO_MANY)
             parse_ping(parse(frame))
             connection.offer((None, PONG))
     except ProtocolError as error:
@@ -137,13 +137,12 @@ async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
     it is gone (the disconnect ends this handler, as a cancel).
 
     hypercorn hands frames to the app through a small queue and stops reading the socket
-    while it is full (asgi.py bounds Quart's side too). If the app stopped reading before
-    the client went, a client that sent a few more frames would leave hypercorn waiting
-    to queue them for good: it would never read the client's close or its end, and the
-    connection would stay open. A client that sends more than ``AFTER_CLOSE_FRAMES`` or
-    ``AFTER_CLOSE_BYTES`` after the close (one that floods on without reading it), or has
-    not gone ``CLOSE_TIMEOUT`` after it, is cut off: reading such a flood to its end would
-    cost as much as answering it.
+    while it is full. Once the handler ends, nothing takes from that queue: a client that
+    sent a few more frames would leave hypercorn waiting to queue them for good, it would
+    never read the client's close or its end, and the connection would stay open. A client
+    that sends more than ``AFTER_CLOSE_FRAMES`` or ``AFTER_CLOSE_BYTES`` after the close
+    (one that floods on without reading it), or has not gone ``CLOSE_TIMEOUT`` after it,
+    is cut off: reading such a flood to its end would cost as much as answering it.
     """
     budget = AFTER_CLOSE_BYTES
     with contextlib.suppress(TimeoutError):
@@ -190,6 +189,10 @@ async def _serve(hub: Hub) -> None:
     direct.decline_compression(send)
     await websocket.accept()
     writer = direct.direct_writer(send)
+    inbound = inbound_frames()
+    if inbound is not None and writer is not None:
+        # A flood while nothing reads (a replay, a slow send): cut at once, not read on.
+        inbound.on_overflow = writer.abort
     connection = hub.connect(
         viewer.user_id if viewer else None, viewer.session_token if viewer else None, writer
     )

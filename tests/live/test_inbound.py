@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,16 @@ from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessa
 
 from quartapp.live import routes
 from quartapp.live.hub import Hub
-from quartapp.live.protocol import PING_BURST, PING_PERIOD, POLICY_VIOLATION, FrameBudget
+from quartapp.live.protocol import (
+    OVERFLOW,
+    PING_BURST,
+    PING_PERIOD,
+    POLICY_VIOLATION,
+    FrameBudget,
+)
 from quartapp.services import services_of
 from tests.database import TestDatabase
+from tests.helpers import AuthActions
 from tests.live.servers import database_environment, get, live, serving
 from tests.live.test_direct import origin, served
 
@@ -62,25 +70,37 @@ def test_the_default_budget_is_ten_in_ten_seconds() -> None:
     assert (PING_BURST, PING_PERIOD) == (10, 10.0)
 
 
-async def test_frames_not_read_stop_being_taken_from_the_server(make_app: Any) -> None:
-    """The handler reads nothing (as during a replay): the frames stay with the server."""
+async def test_frames_not_read_are_bounded_then_dropped_for_one_overflow_mark(
+    make_app: Any,
+) -> None:
+    """The handler reads nothing (as during a replay): Quart keeps a few frames, not all."""
     app = make_app()
+    frames = 10_000
     taken = 0
 
     async def receive() -> Any:
         nonlocal taken
         taken += 1
-        await asyncio.sleep(0)  # a server that has frames ready at once, without end
+        if taken > frames:
+            await asyncio.Event().wait()  # the client stopped sending
         return {"type": "websocket.receive", "bytes": None, "text": '{"type":"ping"}'}
 
     scope = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": []}
     connection = app.asgi_websocket_class(app, scope)
+    overflows = []
+    connection.queue.on_overflow = lambda: overflows.append(True)
     receiver = asyncio.create_task(connection.handle_messages(receive))
     try:
-        await asyncio.sleep(0.2)
+        for _ in range(100):
+            if taken > frames:
+                break
+            await asyncio.sleep(0.01)
     finally:
         receiver.cancel()
-    assert taken <= 16  # the queue's few, and the one waiting to go in; not thousands
+    assert taken > frames  # the server was never made to wait: it can deliver a disconnect
+    assert connection.queue.qsize() == 1  # not 10,000 frames
+    assert connection.queue.get_nowait() is OVERFLOW
+    assert overflows == [True]
 
 
 async def test_a_ping_flood_is_closed_with_1008_and_the_worker_stays_responsive(
@@ -261,3 +281,55 @@ async def test_a_client_that_never_answers_the_close_is_cut_off(
             await wait_released(hub)
         finally:
             raw.close()
+
+
+@pytest.mark.parametrize("frames", [10, 2000])  # 40 KB: within the bound; 8 MB
+async def test_a_client_that_sends_during_a_stuck_replay_is_let_go(
+    make_app: Any, frames: int
+) -> None:
+    """The replay waits on a client that reads nothing, and it sends meanwhile: a few frames
+    and then it is gone (a reset), or a flood, which the server cuts at once. Either way
+    nothing is left waiting for good, and its slot comes back."""
+    app = make_app(rate_limits_enabled=False)
+    hub = services_of(app).hub
+    async with served(app) as port:
+        alice = AuthActions(app.test_client())
+        await alice.register_and_login("alice")
+        for n in range(3):
+            await alice.post_entry(f"entry {n}")
+
+        async def huge_cards(ids: list[int]) -> dict[int, tuple[str, str]]:
+            card = "x" * 4_000_000  # far more than the kernels' buffers take
+            return {entry: (card, card) for entry in ids}
+
+        hub.render_cards = huge_cards
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_connect(raw, ("127.0.0.1", port))
+            client = WSConnection(ConnectionType.CLIENT)
+            request = Request(
+                host=f"127.0.0.1:{port}",
+                target="/ws",
+                extra_headers=[(b"origin", origin(port).encode())],
+            )
+            await loop.sock_sendall(raw, client.send(request))
+            client.receive_data(await asyncio.wait_for(loop.sock_recv(raw, 4096), 5))
+            assert any(isinstance(event, AcceptConnection) for event in client.events())
+            await loop.sock_sendall(raw, client.send(TextMessage(data='{"since": 0}')))
+            await asyncio.sleep(0.2)  # the replay is under way, and stuck
+            big = client.send(TextMessage(data="[" + "0," * 1999 + "0]"))
+            if frames > 100:
+                with pytest.raises((ConnectionResetError, BrokenPipeError)):
+                    await asyncio.wait_for(loop.sock_sendall(raw, big * frames), 5)
+            else:
+                await loop.sock_sendall(raw, big * frames)
+                await asyncio.sleep(0.2)
+                assert hub.slots.total == 1  # still stuck in the replay
+        finally:
+            # A reset, not a close: SO_LINGER 0.
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw.close()
+        await wait_released(hub)
