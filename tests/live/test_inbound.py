@@ -27,13 +27,7 @@ from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessa
 
 from quartapp.live import routes
 from quartapp.live.hub import Hub
-from quartapp.live.protocol import (
-    OVERFLOW,
-    PING_BURST,
-    PING_PERIOD,
-    POLICY_VIOLATION,
-    FrameBudget,
-)
+from quartapp.live.protocol import OVERFLOW, PING_BURST, POLICY_VIOLATION, FrameBudget
 from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions
@@ -64,10 +58,6 @@ def test_the_budget_allows_a_burst_then_one_per_interval() -> None:
     clock.now += 60
     assert all(budget.spend() for _ in range(10))  # a quiet minute: a full burst again
     assert not budget.spend()
-
-
-def test_the_default_budget_is_ten_in_ten_seconds() -> None:
-    assert (PING_BURST, PING_PERIOD) == (10, 10.0)
 
 
 async def test_frames_not_read_are_bounded_then_dropped_for_one_overflow_mark(

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from quartapp.accounts import store
 from quartapp.accounts.store import SessionPolicy
@@ -88,6 +89,31 @@ async def test_a_private_entry_is_not_sent_to_a_socket_whose_login_ended(
             assert ended.close_code == POLICY_VIOLATION
             assert ended.close_reason == SESSION_ENDED
             await nothing_more(mine)
+
+
+async def test_a_replay_is_not_sent_to_a_socket_whose_login_ended_since_its_handshake(
+    test_database: TestDatabase, tmp_path: Path
+) -> None:
+    environment = {
+        **database_environment(test_database.url, tmp_path / "instance"),
+        "LIVE_SESSION_CHECK_SECONDS": "60",
+    }
+    async with serving(tmp_path, {"server": environment}) as [server]:
+        ending, writing = await two_logins(server)
+        async with connect(
+            f"ws://127.0.0.1:{server.port}/ws",
+            origin=Origin(server.origin),
+            additional_headers=ending.cookie_header(),
+            proxy=None,
+        ) as ended:
+            # Signed in at the handshake; before it sends ``since``, its login ends and a
+            # private entry is written, which the replay from 0 would hold.
+            first, _ = login_ids(test_database)
+            end_login_silently(test_database, first)
+            await writing.post_entry("only for me", visibility="private")
+            await ended.send(json.dumps({"since": 0}))
+            assert await closed(ended, within=5) == []
+            assert (ended.close_code, ended.close_reason) == (POLICY_VIOLATION, SESSION_ENDED)
 
 
 async def test_the_periodic_check_closes_an_idle_socket_whose_login_ended(
