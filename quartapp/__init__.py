@@ -88,7 +88,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.context_processor(_inject_viewer)
     app.teardown_appcontext(services.database.close_request_session)
     logs.init_app(app)
-    security.install(app, services.rate_limits)
+    security.install(app, services.rate_limits, _signed_in_account_id)
     errors.init_app(app)
     app.while_serving(lambda: _serving(services))
     app.asgi_app = proxy.trusting_proxy(  # type: ignore[method-assign,assignment]
@@ -139,6 +139,11 @@ async def _serving(services: Services) -> AsyncGenerator[None, None]:
             live.serving(services.hub, services.settings.events_retention_days)
         )
         yield
+
+
+async def _signed_in_account_id() -> int | None:
+    account = await current_account()
+    return account.id if account is not None else None
 
 
 async def _inject_viewer() -> dict[str, Any]:

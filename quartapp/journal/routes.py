@@ -11,6 +11,7 @@ from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
 from quartapp.models import Entry, User
+from quartapp.ratelimits import Limit, rate_limited, refusal
 from quartapp.services import read_session, transaction
 from quartapp.web import HtmlAnswer, as_id, see_other
 
@@ -55,14 +56,19 @@ async def index() -> tuple[str, int]:
 
 
 @blueprint.route("/entries", methods=["POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def create() -> HtmlAnswer | Response:
     viewer = await require_account()
     form = await posted_form(EntryForm)
+    if (refused := refusal()) is not None:
+        form.form_errors.append(refused.message)
+        return await _home_page(viewer, form, status=429)
     if not form.validate():
         return await _home_page(viewer, form, status=400)
+    content = await form.content()
     async with transaction() as session:
-        entry = await store.create_entry(session, viewer.id, form.content())
+        entry = await store.create_entry(session, viewer.id, content)
     await flash("Your entry is posted.", "success")
     return see_other("journal.show", entry_id=entry.id)
 
@@ -74,6 +80,7 @@ async def show(entry_id: int) -> str:
 
 
 @blueprint.route("/entries/<id:entry_id>/edit", methods=["GET", "POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def edit(entry_id: int) -> HtmlAnswer | Response:
     entry = await get_visible_entry(entry_id, check_author=True)
@@ -81,15 +88,20 @@ async def edit(entry_id: int) -> HtmlAnswer | Response:
         form = EntryForm(obj=entry)
         return await render_template("journal/edit.html", entry=entry, form=form)
     form = await posted_form(EntryForm)
+    if (refused := refusal()) is not None:
+        form.form_errors.append(refused.message)
+        return await render_template("journal/edit.html", entry=entry, form=form), 429
     if not form.validate():
         return await render_template("journal/edit.html", entry=entry, form=form), 400
+    content = await form.content()
     async with transaction() as session:
-        await store.update_entry(session, entry.id, form.content())
+        await store.update_entry(session, entry.id, content)
     await flash("Your changes are saved.", "success")
     return see_other("journal.show", entry_id=entry.id)
 
 
 @blueprint.route("/entries/<id:entry_id>/delete", methods=["POST"])
+@rate_limited(Limit.WRITES)
 @login_required
 async def delete(entry_id: int) -> Response:
     entry = await get_visible_entry(entry_id, check_author=True)

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from quartapp.journal.render import render_markdown
+from quartapp.journal.render import render_markdown_off_loop
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, Event, User, utcnow
 
@@ -35,8 +35,8 @@ class EntryContent:
     body_html: str
 
     @classmethod
-    def from_markdown(cls, title: str, body: str, visibility: str) -> EntryContent:
-        return cls(title, body, visibility, render_markdown(body))
+    async def from_markdown(cls, title: str, body: str, visibility: str) -> EntryContent:
+        return cls(title, body, visibility, await render_markdown_off_loop(body))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ async def write_entries(
     database: Database = services_of(app).database
     ids = []
     for n in range(count):
-        content = store.EntryContent.from_markdown(f"{label} {n}", f"{label} body {n}", visibility)
+        content = await store.EntryContent.from_markdown(
+            f"{label} {n}", f"{label} body {n}", visibility
+        )
         async with database.transaction() as session:
             ids.append((await store.create_entry(session, author_id, content)).id)
     return ids
