@@ -21,6 +21,7 @@ from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.db import Database
 from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.cards import EntryCards, live_cards
+from quartapp.journal.render import MarkdownRenderer
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.live.asgi import SendThrough
 from quartapp.live.broker import make_broker
@@ -120,6 +121,7 @@ def build_services(app: Quart, settings: Settings) -> Services:
         ),
         rate_limits=RateLimits.from_settings(settings),
         cards=cards,
+        renderer=MarkdownRenderer(),
         broker=broker,
         hub=Hub(database, broker, live_cards(database, cards), settings.live_queue_size),
     )
@@ -132,6 +134,7 @@ async def _serving(services: Services) -> AsyncGenerator[None, None]:
         await services.database.open()
         opened.push_async_callback(services.database.close)
         opened.callback(services.hashing.close)
+        opened.push_async_callback(services.renderer.close)  # started by the first entry
         await services.hashing.prepare()
         await services.rate_limits.store.start()
         opened.push_async_callback(services.rate_limits.store.stop)

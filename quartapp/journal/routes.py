@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from quart import Blueprint, Response, abort, flash, render_template, request
 from quart_auth import login_required
 
@@ -10,9 +12,11 @@ from quartapp.accounts.auth import current_account, require_account
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
+from quartapp.journal.render import RenderTimeout
+from quartapp.journal.store import EntryContent
 from quartapp.models import Entry, User
 from quartapp.ratelimits import Limit, rate_limited, refusal
-from quartapp.services import read_session, transaction
+from quartapp.services import read_session, services, transaction
 from quartapp.web import HtmlAnswer, as_id, see_other
 
 blueprint = Blueprint("journal", __name__, template_folder="templates")
@@ -27,6 +31,20 @@ def _before_argument() -> int | None:
     if before is None:
         abort(400, "The 'before' parameter must be a positive entry number.")
     return before
+
+
+async def _content(form: EntryForm) -> EntryContent | None:
+    """The form's entry with its body rendered; None, with the reason on the body field,
+    when rendering ran out of time."""
+    try:
+        body_html = await services().renderer.render(form.body.data or "")
+    except RenderTimeout:
+        cast(list[str], form.body.errors).append(
+            "This entry's Markdown is too complex to show (it took too long to render): "
+            "simplify it, with fewer brackets or less nesting."
+        )
+        return None
+    return form.content(body_html)
 
 
 async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Entry:
@@ -64,9 +82,8 @@ async def create() -> HtmlAnswer | Response:
     if (refused := refusal()) is not None:
         form.form_errors.append(refused.message)
         return await _home_page(viewer, form, status=429)
-    if not form.validate():
+    if not form.validate() or (content := await _content(form)) is None:
         return await _home_page(viewer, form, status=400)
-    content = await form.content()
     async with transaction() as session:
         entry = await store.create_entry(session, viewer.id, content)
     await flash("Your entry is posted.", "success")
@@ -91,9 +108,8 @@ async def edit(entry_id: int) -> HtmlAnswer | Response:
     if (refused := refusal()) is not None:
         form.form_errors.append(refused.message)
         return await render_template("journal/edit.html", entry=entry, form=form), 429
-    if not form.validate():
+    if not form.validate() or (content := await _content(form)) is None:
         return await render_template("journal/edit.html", entry=entry, form=form), 400
-    content = await form.content()
     async with transaction() as session:
         await store.update_entry(session, entry.id, content)
     await flash("Your changes are saved.", "success")

@@ -24,6 +24,7 @@ def settings_overrides() -> dict[str, object]:
     """These tests post dozens of entries in a second; the writes limit is tested on its own."""
     return {"rate_limit_writes": RateLimitSpec(1000, timedelta(minutes=1))}
 
+
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
     "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
