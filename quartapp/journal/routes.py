@@ -12,7 +12,7 @@ from quartapp.accounts.auth import current_account, require_account
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
-from quartapp.journal.render import RenderTimeout
+from quartapp.journal.render import RenderFailed, RenderTimeout
 from quartapp.journal.store import EntryContent
 from quartapp.models import Entry, User
 from quartapp.ratelimits import Limit, rate_limited, refusal
@@ -39,12 +39,16 @@ async def _content(form: EntryForm) -> EntryContent | None:
     try:
         body_html = await services().renderer.render(form.body.data or "")
     except RenderTimeout:
-        cast(list[str], form.body.errors).append(
+        problem = (
             "This entry's Markdown is too complex to show (it took too long to render): "
             "simplify it, with fewer brackets or less nesting."
         )
-        return None
-    return form.content(body_html)
+    except RenderFailed:  # logged by the renderer, which starts afresh
+        problem = "The entry could not be rendered just now, so nothing was saved: send it again."
+    else:
+        return form.content(body_html)
+    cast(list[str], form.body.errors).append(problem)
+    return None
 
 
 async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Entry:
