@@ -107,10 +107,14 @@ class MarkdownRenderer:
         if self._process is None or self._process.returncode is not None:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                __name__,
+                "-c",
+                f"from {__name__} import serve_stdio; serve_stdio()",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                # A session of its own: a SIGTERM to the server's process group (systemd,
+                # Ctrl-C) must not end it while the server finishes its requests. It ends
+                # when the server closes the pipe (or dies) or kills it.
+                start_new_session=True,
             )
 
     async def close(self) -> None:
@@ -121,24 +125,30 @@ class MarkdownRenderer:
 
     async def render(self, source: str) -> str:
         async with self._turn:
-            await self.start()
-            process = self._process
-            assert process is not None
-            assert process.stdin is not None
-            assert process.stdout is not None
             try:
-                async with asyncio.timeout(self.timeout):
-                    _write_frame(process.stdin, source)
-                    await process.stdin.drain()
-                    return await _read_frame(process.stdout)
-            except TimeoutError:
-                logger.warning("a Markdown render ran past %.1f s; process replaced", self.timeout)
-                await self.close()
-                raise RenderTimeout() from None
-            except (OSError, ValueError, asyncio.IncompleteReadError) as error:
-                logger.error("the Markdown process failed (%s); replaced", type(error).__name__)
-                await self.close()
-                raise RenderFailed() from None
+                return await self._render(source)
+            except RenderFailed:  # the process had ended meanwhile (killed?): once more
+                return await self._render(source)
+
+    async def _render(self, source: str) -> str:
+        await self.start()
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                _write_frame(process.stdin, source)
+                await process.stdin.drain()
+                return await _read_frame(process.stdout)
+        except TimeoutError:
+            logger.warning("a Markdown render ran past %.1f s; process replaced", self.timeout)
+            await self.close()
+            raise RenderTimeout() from None
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
+            logger.error("the Markdown process failed (%s); replaced", type(error).__name__)
+            await self.close()
+            raise RenderFailed() from None
 
 
 # Frames between the server and its rendering process: the UTF-8 length in ASCII digits and
@@ -162,5 +172,6 @@ def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         stdout.flush()
 
 
-if __name__ == "__main__":
+def serve_stdio() -> None:
+    """The rendering process's main (see ``MarkdownRenderer.start``)."""
     _serve(sys.stdin.buffer, sys.stdout.buffer)

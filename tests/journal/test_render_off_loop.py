@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -95,3 +97,27 @@ async def test_nesting_is_capped() -> None:
     finally:
         await renderer.close()
     assert 0 < html.count("<blockquote>") <= MAX_NESTING
+
+
+async def test_a_renderer_killed_between_entries_is_replaced() -> None:
+    renderer = MarkdownRenderer()
+    try:
+        assert await renderer.render("one") == "<p>one</p>\n"
+        process = renderer._process
+        assert process is not None
+        os.kill(process.pid, signal.SIGKILL)  # the OOM killer, say
+        assert await renderer.render("two") == "<p>two</p>\n"
+        assert renderer._process is not process
+    finally:
+        await renderer.close()
+
+
+async def test_a_sigterm_to_the_servers_process_group_leaves_the_renderer() -> None:
+    renderer = MarkdownRenderer()
+    try:
+        await renderer.start()
+        process = renderer._process
+        assert process is not None
+        assert os.getpgid(process.pid) != os.getpgid(0)
+    finally:
+        await renderer.close()
