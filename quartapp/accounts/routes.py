@@ -170,7 +170,11 @@ async def logout() -> Response:
     logout_user()
     rotate_csrf_token()
     await flash("You are logged out.", "success")
-    return see_other("journal.index")
+    response = see_other("journal.index")
+    # The browser drops what it kept of the signed-in pages (its caches, the back-forward
+    # cache's snapshots, any storage); the session cookie is ended by logout_user.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 async def _account_page(
