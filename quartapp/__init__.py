@@ -21,6 +21,7 @@ from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.db import Database
 from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.cards import EntryCards, live_cards
+from quartapp.journal.render import MarkdownRenderer
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.live.asgi import BoundedWebsocketConnection, SendThrough
 from quartapp.live.broker import make_broker
@@ -86,7 +87,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.context_processor(_inject_viewer)
     app.teardown_appcontext(services.database.close_request_session)
     logs.init_app(app)
-    security.install(app, services.rate_limits)
+    security.install(app, services.rate_limits, _signed_in_account_id)
     errors.init_app(app)
     app.while_serving(lambda: _serving(services))
     app.asgi_app = proxy.trusting_proxy(  # type: ignore[method-assign,assignment]
@@ -119,6 +120,7 @@ def build_services(app: Quart, settings: Settings) -> Services:
         session_policy=session_policy,
         rate_limits=RateLimits.from_settings(settings),
         cards=cards,
+        renderer=MarkdownRenderer(),
         broker=broker,
         hub=Hub(
             database,
@@ -139,6 +141,7 @@ async def _serving(services: Services) -> AsyncGenerator[None, None]:
         await services.database.open()
         opened.push_async_callback(services.database.close)
         opened.callback(services.hashing.close)
+        opened.push_async_callback(services.renderer.close)  # started by the first entry
         await services.hashing.prepare()
         await services.rate_limits.store.start()
         opened.push_async_callback(services.rate_limits.store.stop)
@@ -146,6 +149,11 @@ async def _serving(services: Services) -> AsyncGenerator[None, None]:
             live.serving(services.hub, services.settings.events_retention_days)
         )
         yield
+
+
+async def _signed_in_account_id() -> int | None:
+    account = await current_account()
+    return account.id if account is not None else None
 
 
 async def _inject_viewer() -> dict[str, Any]:

@@ -28,6 +28,7 @@ async def create_user(username: str, email: str, password: str) -> str:
     from quartapp.accounts import store
     from quartapp.accounts.forms import RegisterForm
     from quartapp.accounts.hashing import PasswordHashing
+    from quartapp.accounts.strength import context_words, weakness
     from quartapp.db import Database
 
     # As form data, like a browser's: given as ``data=`` InputRequired finds nothing.
@@ -36,6 +37,9 @@ async def create_user(username: str, email: str, password: str) -> str:
     )
     if not form.validate():
         return "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+    problem = weakness(password, context_words(form.username.data or "", form.email.data or ""))
+    if problem is not None:  # as /register refuses it
+        return f"password: {problem}"
     settings = load_settings()
     hashing = PasswordHashing(
         settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism

@@ -65,6 +65,10 @@ class Settings:
     rate_limit_login: RateLimitSpec = RateLimitSpec(10, timedelta(minutes=1))
     rate_limit_register: RateLimitSpec = RateLimitSpec(5, timedelta(minutes=1))
     rate_limit_passwords_api: RateLimitSpec = RateLimitSpec(120, timedelta(minutes=1))
+    # Changing or deleting the account: each checks the current password (an Argon2 verify).
+    rate_limit_account_password: RateLimitSpec = RateLimitSpec(10, timedelta(hours=1))
+    # Every other state change: entries, the profile, saved password rules, logging out.
+    rate_limit_writes: RateLimitSpec = RateLimitSpec(30, timedelta(minutes=1))
     rate_limits_enabled: bool = True
     # Origins allowed to open /ws, like "https://journal.example"; empty: the site's own.
     allowed_origins: tuple[str, ...] = ()
@@ -186,6 +190,8 @@ def load_settings(
         ("RATE_LIMIT_LOGIN", "rate_limit_login"),
         ("RATE_LIMIT_REGISTER", "rate_limit_register"),
         ("RATE_LIMIT_PASSWORDS_API", "rate_limit_passwords_api"),
+        ("RATE_LIMIT_ACCOUNT_PASSWORD", "rate_limit_account_password"),
+        ("RATE_LIMIT_WRITES", "rate_limit_writes"),
     ):
         if name in env:
             kwargs[key] = RateLimitSpec.parse(name, env[name])

@@ -16,15 +16,16 @@ a warning logged: a Redis outage must not lock everyone out.
 from __future__ import annotations
 
 import enum
+import hmac
 import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from quart import Quart, current_app, request
+from quart import Quart, Response, current_app, g, request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 MICROSECONDS = 1_000_000
 MEMORY_KEYS_BEFORE_SWEEP = 10_000
 _LIMIT_ATTRIBUTE = "quartapp_rate_limit"  # set on a view by ``rate_limited``
+_REFUSAL_KEY = "quartapp_rate_limit_refusal"  # in ``g``: this request's ``Refusal``
 View = TypeVar("View", bound=Callable[..., Any])
 
 # KEYS[1]: the key; ARGV: emission interval and tolerance, in microseconds. Returns -1 when
@@ -135,15 +137,48 @@ class Limit(enum.Enum):
     LOGIN = "login"
     REGISTER = "register"
     PASSWORDS_API = "passwords_api"
+    ACCOUNT_PASSWORD = "account_password"  # noqa: S105 (a name, not a password)
+    WRITES = "writes"
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """How a view is limited (set with ``rate_limited``)."""
+
+    limit: Limit
+    # The view answers its own form on a refusal (see ``refusal``), so nothing typed is lost.
+    answers_form: bool = False
+    # Also count per login name typed in this field: guesses at one account from many
+    # addresses add up.
+    name_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A POST over its limit, for a view that answers its form with the text kept."""
+
+    retry_after: int
+
+    @property
+    def message(self) -> str:
+        return (
+            "Too many attempts from your address or account, so nothing was saved. "
+            f"Wait {self.retry_after} seconds, then send the form again."
+        )
+
+
+# The signed-in account's id, or None: given by the app (this module knows no feature).
+AccountOfRequest = Callable[[], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
 class RateLimits:
-    """This app's limits, per client address, and the store where they count."""
+    """This app's limits, per client address and per account, and the store where they count."""
 
     store: LimitStore
     enabled: bool
     specs: Mapping[Limit, RateLimitSpec]
+    name_key: bytes  # keys login names in the store, which must not hold what people typed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
@@ -157,60 +192,96 @@ class RateLimits:
             Limit.LOGIN: settings.rate_limit_login,
             Limit.REGISTER: settings.rate_limit_register,
             Limit.PASSWORDS_API: settings.rate_limit_passwords_api,
+            Limit.ACCOUNT_PASSWORD: settings.rate_limit_account_password,
+            Limit.WRITES: settings.rate_limit_writes,
         }
-        return cls(store, settings.rate_limits_enabled, specs)
+        name_key = hmac.new(settings.secret_key.encode(), b"rate-limit-names", "sha256").digest()
+        return cls(store, settings.rate_limits_enabled, specs, name_key)
+
+    async def hit(self, spec: RateLimitSpec, keys: list[str]) -> float | None:
+        """Count one request under every key; the longest wait if any refuses it."""
+        waits = [wait for key in keys if (wait := await self.store.hit(key, spec)) is not None]
+        return max(waits, default=None)
 
 
-def rate_limited(limit: Limit) -> Callable[[View], View]:
-    """Count this view's POSTs per client address, before CSRF and the view itself run."""
+def rate_limited(
+    limit: Limit, *, answers_form: bool = False, name_field: str | None = None
+) -> Callable[[View], View]:
+    """Count this view's POSTs per client address and per account, before CSRF and the
+    view run. Over the limit: a 429, or with ``answers_form`` the view runs and must
+    answer its form with ``refusal()``'s message instead of acting."""
 
     def mark(view: View) -> View:
-        setattr(view, _LIMIT_ATTRIBUTE, limit)
+        setattr(view, _LIMIT_ATTRIBUTE, LimitRule(limit, answers_form, name_field))
         return view
 
     return mark
 
 
-def client_address() -> str:
-    """The connection's own address: never a header the client could forge."""
-    return request.remote_addr or "unknown"
-
-
 def address_key(address: str) -> str:
-    """What a client is counted by: an IPv4 address as it is, an IPv6 one by its /64.
-
-    An IPv6 client usually holds a whole /64 and can take a new address in it at will, so
-    counting single addresses would give it endless fresh limits. An IPv4 address inside
-    IPv6 (``::ffff:192.0.2.1``) counts as that IPv4 address; anything that is no address
-    (a test client's ``<local>``) is its own key.
-    """
+    """The part of an address one client controls: an IPv6 client gets a whole /64 (RFC
+    6177), so it counts once however many of its addresses it uses."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ip)
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    # From the integer: a scoped address (fe80::1%eth0) has no network of its own.
-    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+        return address  # not an IP (a Unix socket, a test client): as it is
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
-def limit_of_request() -> Limit | None:
+def client_key() -> str:
+    """The connection's own address, by ``address_key``: never a header the client could
+    forge (behind a proxy, ``proxy.py`` has set it from the trusted hop)."""
+    return address_key(request.remote_addr or "unknown")
+
+
+def rule_of_request() -> LimitRule | None:
     view = current_app.view_functions.get(request.endpoint or "")
-    limit = getattr(view, _LIMIT_ATTRIBUTE, None)
-    return limit if isinstance(limit, Limit) and request.method == "POST" else None
+    rule = getattr(view, _LIMIT_ATTRIBUTE, None)
+    return rule if isinstance(rule, LimitRule) and request.method == "POST" else None
 
 
-def install(app: Quart, limits: RateLimits) -> None:
-    """Refuse a POST over its view's limit with a 429 (a ``before_request`` hook)."""
+def refusal() -> Refusal | None:
+    """This request's refusal, for a view marked ``answers_form``; None when allowed."""
+    found = g.get(_REFUSAL_KEY)
+    return found if isinstance(found, Refusal) else None
+
+
+def install(app: Quart, limits: RateLimits, account_of_request: AccountOfRequest) -> None:
+    """Count every limited POST (a ``before_request`` hook) and refuse it over its limit."""
+
+    async def keys_of(rule: LimitRule) -> list[str]:
+        keys = [f"{rule.limit.value}:address:{client_key()}"]
+        account_id = await account_of_request()
+        if account_id is not None:
+            keys.append(f"{rule.limit.value}:account:{account_id}")
+        if rule.name_field is not None:
+            name = (await request.form).get(rule.name_field, "").strip().casefold()
+            if name:
+                digest = hmac.new(limits.name_key, name.encode(), "sha256").hexdigest()[:32]
+                keys.append(f"{rule.limit.value}:name:{digest}")
+        return keys
 
     async def enforce_rate_limits() -> None:
-        limit = limit_of_request()
-        if not limits.enabled or limit is None:
+        rule = rule_of_request()
+        if not limits.enabled or rule is None:
             return
-        wait = await limits.store.hit(f"{request.endpoint}:{client_address()}", limits.specs[limit])
-        if wait is not None:
-            raise TooManyRequests(retry_after=max(1, math.ceil(wait)))
+        wait = await limits.hit(limits.specs[rule.limit], await keys_of(rule))
+        if wait is None:
+            return
+        retry_after = max(1, math.ceil(wait))
+        if not rule.answers_form:
+            raise TooManyRequests(retry_after=retry_after)
+        g.setdefault(_REFUSAL_KEY, Refusal(retry_after))
+
+    async def say_when_to_retry(response: Response) -> Response:
+        found = refusal()
+        if found is not None and response.status_code == 429:
+            response.headers["Retry-After"] = str(found.retry_after)
+        return response
 
     app.before_request(enforce_rate_limits)
+    app.after_request(say_when_to_retry)

@@ -17,6 +17,7 @@ from quartapp.accounts.store import SessionPolicy
 from quartapp.config import Settings
 from quartapp.db import Database
 from quartapp.journal.cards import EntryCards
+from quartapp.journal.render import MarkdownRenderer
 from quartapp.live.broker import Broker
 from quartapp.live.hub import Hub
 from quartapp.ratelimits import RateLimits
@@ -32,6 +33,7 @@ class Services:
     session_policy: SessionPolicy
     rate_limits: RateLimits
     cards: EntryCards
+    renderer: MarkdownRenderer
     broker: Broker
     hub: Hub
 

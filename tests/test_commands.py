@@ -138,7 +138,7 @@ async def test_create_user_stores_names_like_the_register_form(
     typed_passwords(monkeypatch, PASSWORD, PASSWORD)
     assert await run_main("create-user", " Carol ", " Carol@Example.com ") == 0
     stored = test_database.rows("SELECT username, email FROM users")
-    assert stored == [("Carol", "Carol@Example.com")]
+    assert stored == [("Carol", "Carol@example.com")]  # the domain normalised, as /register does
     assert (await auth.login("carol@example.com", PASSWORD)).status_code == 303
 
 
@@ -150,6 +150,8 @@ async def test_create_user_stores_names_like_the_register_form(
         ("ab", "a@example.com", (PASSWORD, PASSWORD), "username"),
         ("dave", "not-an-email", (PASSWORD, PASSWORD), "email"),
         ("dave", "dave@example.com", ("short", "short"), "password"),
+        ("dave", "dave@example.com", ("password1", "password1"), "too easy to guess"),
+        ("dave", "dave@example.com", ("dave@example.com",) * 2, "your username or e-mail"),
         ("dave", "dave@example.com", (PASSWORD, PASSWORD + "!"), "do not match"),
     ],
 )

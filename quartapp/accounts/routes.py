@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -10,6 +11,7 @@ from typing import cast
 
 from quart import Blueprint, Response, flash, render_template, request
 from quart_auth import login_required, login_user, logout_user
+from wtforms import PasswordField
 
 from quartapp.accounts import store
 from quartapp.accounts.auth import (
@@ -25,11 +27,12 @@ from quartapp.accounts.forms import (
     ProfileForm,
     RegisterForm,
 )
-from quartapp.accounts.hashing import PasswordHashing
+from quartapp.accounts.hashing import Match, PasswordHashing
+from quartapp.accounts.strength import context_words, weakness
 from quartapp.forms import posted_form
 from quartapp.journal import store as journal_store
 from quartapp.models import User
-from quartapp.ratelimits import Limit, rate_limited
+from quartapp.ratelimits import Limit, client_key, rate_limited, refusal
 from quartapp.security.csrf import rotate_csrf_token
 from quartapp.security.redirects import safe_next
 from quartapp.services import read_session, services, transaction
@@ -46,11 +49,25 @@ def hashing() -> PasswordHashing:
     return services().hashing
 
 
+async def _weakness(password: str, *context: str) -> str | None:
+    """Why a new password is too easy to guess, or None. In a thread: zxcvbn takes up to
+    tens of milliseconds, which the event loop must not spend."""
+    return await asyncio.to_thread(weakness, password, context_words(*context))
+
+
 def _name_digest(name: str) -> str:
     """A short keyed hash of a login name that is no account's. People type passwords into
     the username box: the log must not keep it, yet repeated tries of one name stay visible."""
     key = services().settings.secret_key.encode()
     return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+async def _refuse_weak_password(field: PasswordField, *context: str) -> bool:
+    """Add a one-line error to ``field`` if its password is too easy to guess."""
+    problem = await _weakness(field.data or "", *context)
+    if problem is not None:
+        cast(list[str], field.errors).append(problem)
+    return problem is not None
 
 
 async def _log_in(user: User, remember: bool) -> None:
@@ -65,17 +82,22 @@ async def _log_in(user: User, remember: bool) -> None:
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
-@rate_limited(Limit.REGISTER)
+@rate_limited(Limit.REGISTER, answers_form=True)
 async def register() -> HtmlAnswer | Response:
     if await current_account() is not None:
         return see_other("journal.index")
     form = await posted_form(RegisterForm)
     if request.method == "POST":
-        if form.validate():
+        if (refused := refusal()) is not None:
+            form.form_errors.append(refused.message)
+            return await render_template("accounts/register.html", form=form), 429
+        if form.validate() and not await _refuse_weak_password(
+            form.password, form.username.data or "", form.email.data or ""
+        ):
             new_user = store.NewUser(
                 form.username.data or "",
                 form.email.data or "",
-                await hashing().hash(form.password.data or ""),
+                await hashing().hash(form.password.data or "", client=client_key()),
             )
             try:
                 async with transaction() as session:
@@ -96,21 +118,28 @@ async def register() -> HtmlAnswer | Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@rate_limited(Limit.LOGIN)
+@rate_limited(Limit.LOGIN, answers_form=True, name_field="username")
 async def login() -> HtmlAnswer | Response:
     next_url = safe_next(request.args.get("next"))
     if await current_account() is not None:
         return see_other_path(next_url)
     form = await posted_form(LoginForm)
     if request.method == "POST":
+        if (refused := refusal()) is not None:
+            form.form_errors.append(refused.message)
+            page = await render_template("accounts/login.html", form=form, next_url=next_url)
+            return page, 429
         if form.validate():
             user = await store.find_user_for_login(read_session(), form.username.data or "")
             password = form.password.data or ""
+            client = client_key()
             if user is None:
-                await hashing().verify_unknown_user(password)
-            elif await hashing().verify(user.password_hash, password):
-                if hashing().needs_rehash(user.password_hash):
-                    new_hash = await hashing().hash(password)
+                await hashing().verify_unknown_user(password, client=client)
+            elif (
+                match := await hashing().check(user.password_hash, password, client=client)
+            ) is not Match.NONE:
+                if match is Match.UNNORMALISED or hashing().needs_rehash(user.password_hash):
+                    new_hash = await hashing().hash(password, client=client)
                     async with transaction() as session:
                         await store.set_password_hash(session, user.id, new_hash)
                 await _log_in(user, remember=bool(form.remember.data))
@@ -131,6 +160,7 @@ async def login() -> HtmlAnswer | Response:
 
 
 @blueprint.route("/logout", methods=["POST"])
+@rate_limited(Limit.WRITES)
 async def logout() -> Response:
     token = current_session_token()
     if token is not None:
@@ -140,7 +170,11 @@ async def logout() -> Response:
     logout_user()
     rotate_csrf_token()
     await flash("You are logged out.", "success")
-    return see_other("journal.index")
+    response = see_other("journal.index")
+    # The browser drops what it kept of the signed-in pages (its caches, the back-forward
+    # cache's snapshots, any storage); the session cookie is ended by logout_user.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 async def _account_page(
@@ -168,10 +202,14 @@ async def account() -> tuple[str, int]:
 
 
 @blueprint.route("/account/profile", methods=["POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def update_profile() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(ProfileForm)
+    if (refused := refusal()) is not None:
+        form.form_errors.append(refused.message)
+        return await _account_page(user, profile=form, status=429)
     if not form.validate():
         return await _account_page(user, profile=form, status=400)
     async with transaction() as session:
@@ -181,13 +219,19 @@ async def update_profile() -> HtmlAnswer | Response:
 
 
 @blueprint.route("/account/password", methods=["POST"])
+@rate_limited(Limit.ACCOUNT_PASSWORD)
 @login_required
 async def change_password() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(ChangePasswordForm)
-    if form.validate():
-        if await hashing().verify(user.password_hash, form.current_password.data or ""):
-            new_hash = await hashing().hash(form.password.data or "")
+    client = client_key()
+    if form.validate() and not await _refuse_weak_password(
+        form.password, user.username, user.email
+    ):
+        if await hashing().verify(
+            user.password_hash, form.current_password.data or "", client=client
+        ):
+            new_hash = await hashing().hash(form.password.data or "", client=client)
             token = current_session_token()
             assert token is not None
             async with transaction() as session:
@@ -200,12 +244,15 @@ async def change_password() -> HtmlAnswer | Response:
 
 
 @blueprint.route("/account/delete", methods=["POST"])
+@rate_limited(Limit.ACCOUNT_PASSWORD)
 @login_required
 async def delete_account() -> HtmlAnswer | Response:
     user = await require_account()
     form = await posted_form(DeleteAccountForm)
     if form.validate():
-        if await hashing().verify(user.password_hash, form.password.data or ""):
+        if await hashing().verify(
+            user.password_hash, form.password.data or "", client=client_key()
+        ):
             async with transaction() as session:
                 await store.delete_user(session, user.id)
             logout_user()

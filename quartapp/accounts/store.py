@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,8 +74,19 @@ def username_key(username: str) -> str:
     return username.lower()
 
 
+def normalise_email(email: str) -> str:
+    """The address as email-validator normalises it: the local part in Unicode NFC, the
+    domain in lowercase Unicode form (``ÉXAMPLE.com`` and ``xn--xample-9ua.com`` agree)."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:  # not an address (a login name typed with an @): as typed
+        return email.strip()
+
+
 def email_key(email: str) -> str:
-    return email.strip().lower()
+    """What two addresses must share to be the same: normalised, and case ignored, as
+    every mail provider people use ignores it."""
+    return normalise_email(email).lower()
 
 
 def hash_token(token: str) -> str:
@@ -101,7 +113,7 @@ async def create_user(session: AsyncSession, new: NewUser) -> User:
     user = User(
         username=new.username,
         username_key=username_key(new.username),
-        email=new.email,
+        email=normalise_email(new.email),
         email_key=email_key(new.email),
         password_hash=new.password_hash,
         about="",

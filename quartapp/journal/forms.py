@@ -38,8 +38,8 @@ class EntryForm(Form):
         if not (field.data or "").strip():
             raise ValidationError("Write something first.")
 
-    def content(self) -> EntryContent:
-        """What the writer set, once validated, with the body rendered."""
-        return EntryContent.from_markdown(
-            self.title.data or "", self.body.data or "", self.visibility.data or PUBLIC
+    def content(self, body_html: str) -> EntryContent:
+        """What the writer set, once validated, with the body as rendered."""
+        return EntryContent(
+            self.title.data or "", self.body.data or "", self.visibility.data or PUBLIC, body_html
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from quart import Blueprint, Response, abort, flash, render_template, request
 from quart_auth import login_required
 
@@ -10,8 +12,11 @@ from quartapp.accounts.auth import current_account, require_account
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
+from quartapp.journal.render import RenderFailed, RenderTimeout
+from quartapp.journal.store import EntryContent
 from quartapp.models import Entry, User
-from quartapp.services import read_session, transaction
+from quartapp.ratelimits import Limit, rate_limited, refusal
+from quartapp.services import read_session, services, transaction
 from quartapp.web import HtmlAnswer, as_id, see_other
 
 blueprint = Blueprint("journal", __name__, template_folder="templates")
@@ -26,6 +31,24 @@ def _before_argument() -> int | None:
     if before is None:
         abort(400, "The 'before' parameter must be a positive entry number.")
     return before
+
+
+async def _content(form: EntryForm) -> EntryContent | None:
+    """The form's entry with its body rendered; None, with the reason on the body field,
+    when rendering ran out of time."""
+    try:
+        body_html = await services().renderer.render(form.body.data or "")
+    except RenderTimeout:
+        problem = (
+            "This entry's Markdown is too complex to show (it took too long to render): "
+            "simplify it, with fewer brackets or less nesting."
+        )
+    except RenderFailed:  # logged by the renderer, which starts afresh
+        problem = "The entry could not be rendered just now, so nothing was saved: send it again."
+    else:
+        return form.content(body_html)
+    cast(list[str], form.body.errors).append(problem)
+    return None
 
 
 async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Entry:
@@ -55,14 +78,18 @@ async def index() -> tuple[str, int]:
 
 
 @blueprint.route("/entries", methods=["POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def create() -> HtmlAnswer | Response:
     viewer = await require_account()
     form = await posted_form(EntryForm)
-    if not form.validate():
+    if (refused := refusal()) is not None:
+        form.form_errors.append(refused.message)
+        return await _home_page(viewer, form, status=429)
+    if not form.validate() or (content := await _content(form)) is None:
         return await _home_page(viewer, form, status=400)
     async with transaction() as session:
-        entry = await store.create_entry(session, viewer.id, form.content())
+        entry = await store.create_entry(session, viewer.id, content)
     await flash("Your entry is posted.", "success")
     return see_other("journal.show", entry_id=entry.id)
 
@@ -74,6 +101,7 @@ async def show(entry_id: int) -> str:
 
 
 @blueprint.route("/entries/<id:entry_id>/edit", methods=["GET", "POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def edit(entry_id: int) -> HtmlAnswer | Response:
     entry = await get_visible_entry(entry_id, check_author=True)
@@ -81,15 +109,19 @@ async def edit(entry_id: int) -> HtmlAnswer | Response:
         form = EntryForm(obj=entry)
         return await render_template("journal/edit.html", entry=entry, form=form)
     form = await posted_form(EntryForm)
-    if not form.validate():
+    if (refused := refusal()) is not None:
+        form.form_errors.append(refused.message)
+        return await render_template("journal/edit.html", entry=entry, form=form), 429
+    if not form.validate() or (content := await _content(form)) is None:
         return await render_template("journal/edit.html", entry=entry, form=form), 400
     async with transaction() as session:
-        await store.update_entry(session, entry.id, form.content())
+        await store.update_entry(session, entry.id, content)
     await flash("Your changes are saved.", "success")
     return see_other("journal.show", entry_id=entry.id)
 
 
 @blueprint.route("/entries/<id:entry_id>/delete", methods=["POST"])
+@rate_limited(Limit.WRITES)
 @login_required
 async def delete(entry_id: int) -> Response:
     entry = await get_visible_entry(entry_id, check_author=True)

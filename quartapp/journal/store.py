@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from quartapp.journal.render import render_markdown
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, Event, User, utcnow
 
@@ -26,17 +25,13 @@ PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class EntryContent:
-    """What a writer sets of an entry, with its Markdown rendered: before any write lock
-    is taken, since rendering a long body takes a while."""
+    """What a writer sets of an entry, with its Markdown rendered (``render.py``): before
+    any write lock is taken, since rendering a long body takes a while."""
 
     title: str
     body: str
     visibility: str
     body_html: str
-
-    @classmethod
-    def from_markdown(cls, title: str, body: str, visibility: str) -> EntryContent:
-        return cls(title, body, visibility, render_markdown(body))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from quartapp.passwords.describe import summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.rules import import_rules
 from quartapp.passwords.schema import GeneratorRequest, from_form, generate_batch
+from quartapp.ratelimits import Limit, rate_limited, refusal
 from quartapp.services import read_session, transaction
 from quartapp.web import HtmlAnswer, as_id, no_store, see_other
 
@@ -135,6 +136,11 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
         generator_request = from_form(form)
     except PolicyError as error:
         errors.update(error.errors)
+    if (refused := refusal()) is not None:
+        errors["name"] = refused.message
+        return await _page(
+            GeneratorRequest(), fields=form, errors=errors, name=name, loaded=loaded, status=429
+        )
     if not errors:
         try:
             async with transaction() as session:
@@ -160,18 +166,21 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
 
 
 @blueprint.route("/passwords/policies", methods=["POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def create_policy() -> HtmlAnswer | Response:
     return await _save(None)
 
 
 @blueprint.route("/passwords/policies/<id:policy_id>", methods=["POST"])
+@rate_limited(Limit.WRITES, answers_form=True)
 @login_required
 async def update_policy(policy_id: int) -> HtmlAnswer | Response:
     return await _save(await _owned_policy(policy_id))
 
 
 @blueprint.route("/passwords/policies/<id:policy_id>/delete", methods=["POST"])
+@rate_limited(Limit.WRITES)
 @login_required
 async def delete_policy(policy_id: int) -> Response:
     policy = await _owned_policy(policy_id)

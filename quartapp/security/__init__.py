@@ -16,8 +16,10 @@ from quartapp.security.headers import add_security_headers, keep_signed_in_pages
 from quartapp.security.input import refuse_nul_characters
 
 
-def install(app: Quart, limits: ratelimits.RateLimits) -> None:
-    ratelimits.install(app, limits)
+def install(
+    app: Quart, limits: ratelimits.RateLimits, account_of_request: ratelimits.AccountOfRequest
+) -> None:
+    ratelimits.install(app, limits, account_of_request)
     app.before_request(check_csrf)
     app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)

@@ -12,8 +12,9 @@ import hmac
 import secrets
 
 from quart import request, session
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, TooManyRequests
 
+from quartapp.ratelimits import refusal
 from quartapp.web import SAFE_METHODS, is_api_request
 
 CSRF_FIELD = "csrf_token"
@@ -54,4 +55,7 @@ async def check_csrf() -> None:
     # The form parser skips a body that is not a form: read it, so one over the limit
     # is answered 413 rather than 400.
     await request.get_data()
+    refused = refusal()
+    if refused is not None:  # over its rate limit too: that is the answer (see ratelimits)
+        raise TooManyRequests(retry_after=refused.retry_after)
     raise CSRFError()

@@ -358,3 +358,12 @@ async def test_rate_limited_post_keeps_the_connection(make_app: Any) -> None:
         assert status == 429
         assert int(headers["retry-after"]) > 0
         assert await still_connected(visitor)
+
+
+async def test_logout_tells_the_browser_to_drop_what_it_kept(
+    client: Client, auth: AuthActions
+) -> None:
+    await auth.register_and_login("leaver")
+    response = await auth.logout()
+    assert response.status_code == 303
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'

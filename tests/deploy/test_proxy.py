@@ -9,6 +9,7 @@ addresses are only in headers.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -29,7 +30,8 @@ JOURNAL = "https://journal.example"
 async def failed_login(client: Client, headers: dict[str, str]) -> int:
     form = {
         "csrf_token": await csrf_token(client),
-        "username": "nobody",
+        # A new name each time: only the per-address count is at stake here.
+        "username": f"nobody-{secrets.token_hex(4)}",
         "password": "not the password",
     }
     response = await client.post("/login", form=form, headers=headers, **PROXY)

@@ -12,6 +12,7 @@ from quart.typing import TestClientProtocol as Client
 
 from quartapp.db import Database
 from quartapp.journal import store
+from quartapp.journal.render import render_markdown
 from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions
@@ -40,7 +41,8 @@ async def write_entries(
     database: Database = services_of(app).database
     ids = []
     for n in range(count):
-        content = store.EntryContent.from_markdown(f"{label} {n}", f"{label} body {n}", visibility)
+        body = f"{label} body {n}"
+        content = store.EntryContent(f"{label} {n}", body, visibility, render_markdown(body))
         async with database.transaction() as session:
             ids.append((await store.create_entry(session, author_id, content)).id)
     return ids

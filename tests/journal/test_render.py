@@ -9,6 +9,7 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from quartapp.config import RateLimitSpec
 from quartapp.db import Database
 from quartapp.journal import store
 from quartapp.journal.render import ALLOWED_TAGS
@@ -16,6 +17,13 @@ from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
 from tests.test_security import checked_page, scan_html
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """These tests post dozens of entries in a second; the writes limit is tested on its own."""
+    return {"rate_limit_writes": RateLimitSpec(1000, timedelta(minutes=1))}
+
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",

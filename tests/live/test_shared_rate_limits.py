@@ -48,7 +48,7 @@ async def test_the_eleventh_login_is_refused_by_either_process(
             assert status == 429
             assert int(headers["retry-after"]) > 0
     with redis_admin(redis_url) as admin:  # the counts are under the site's prefix
-        assert list(admin.scan_iter(f"{prefix}ratelimit:*accounts.login*"))
+        assert list(admin.scan_iter(f"{prefix}ratelimit:login:*"))
 
 
 async def test_a_concurrent_burst_across_processes_gets_exactly_the_limit(
