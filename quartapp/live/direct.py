@@ -21,6 +21,7 @@ once per process, so a deployment that loses the direct writes says why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from hypercorn.typing import ASGISendCallable
 from wsproto.connection import ConnectionState
 
 logger = logging.getLogger(__name__)
+CUT_OFF_GRACE = 2.0  # seconds a cut-off peer gets to take what was written to it
 _fallbacks_logged: set[str] = set()
 
 
@@ -42,6 +44,10 @@ class Transport(Protocol):
     def is_closing(self) -> bool: ...
 
     def get_write_buffer_size(self) -> int: ...
+
+    def is_reading(self) -> bool: ...
+
+    def pause_reading(self) -> None: ...
 
     def abort(self) -> None: ...
 
@@ -76,10 +82,18 @@ class DirectWriter:
     def write(self, frame: bytes) -> None:
         self._transport.write(frame)
 
-    def abort(self) -> None:
-        """Drop the connection at once, as if the client had gone (hypercorn then reads
-        the end and tells the app the socket is disconnected)."""
-        self._transport.abort()
+    def cut_off(self) -> None:
+        """End the connection: read no more of what the peer sends, then drop it after
+        ``CUT_OFF_GRACE`` seconds (hypercorn then sees the end and tells the app).
+
+        Not at once: a reset makes the peer's system throw away what it had received and
+        not yet read, the close frame (and its reason) too, and a peer that floods is
+        usually reading as well.
+        """
+        transport = self._transport
+        if transport.is_reading():
+            transport.pause_reading()
+        asyncio.get_running_loop().call_later(CUT_OFF_GRACE, transport.abort)
 
 
 def _stream(send: ASGISendCallable) -> WSStream | None:
@@ -121,10 +135,17 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
     if type(server) is not TCPServer:
         _log_fallback("the worker is not hypercorn's asyncio one")
         return None
-    transport = server.writer.transport
+    transport: Any = server.writer.transport  # typed as its write side; checked below
     if not all(
         hasattr(transport, name)
-        for name in ("write", "is_closing", "get_write_buffer_size", "abort")
+        for name in (
+            "write",
+            "is_closing",
+            "get_write_buffer_size",
+            "is_reading",
+            "pause_reading",
+            "abort",
+        )
     ):
         _log_fallback("the transport is not an asyncio one")
         return None

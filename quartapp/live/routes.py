@@ -153,7 +153,7 @@ async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
                     break
     if writer is None:  # not hypercorn's plain socket: the server has to end it
         return
-    writer.abort()
+    writer.cut_off()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT):  # hypercorn reads what it holds, then the end
             while True:
@@ -192,7 +192,7 @@ async def _serve(hub: Hub) -> None:
     inbound = inbound_frames()
     if inbound is not None and writer is not None:
         # A flood while nothing reads (a replay, a slow send): cut at once, not read on.
-        inbound.on_overflow = writer.abort
+        inbound.on_overflow = writer.cut_off
     connection = hub.connect(
         viewer.user_id if viewer else None, viewer.session_token if viewer else None, writer
     )
