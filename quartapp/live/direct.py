@@ -32,7 +32,8 @@ from hypercorn.typing import ASGISendCallable
 from wsproto.connection import ConnectionState
 
 logger = logging.getLogger(__name__)
-CUT_OFF_GRACE = 2.0  # seconds a cut-off peer gets to take what was written to it
+CUT_OFF_GRACE = 1.0  # seconds a cut-off peer gets to take what was written to it
+CUT_OFF_HOLD = 0.02  # seconds between checks that a cut-off socket is still not read
 _fallbacks_logged: set[str] = set()
 
 
@@ -91,9 +92,21 @@ class DirectWriter:
         usually reading as well.
         """
         transport = self._transport
-        if transport.is_reading():
-            transport.pause_reading()
-        asyncio.get_running_loop().call_later(CUT_OFF_GRACE, transport.abort)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CUT_OFF_GRACE
+
+        def hold() -> None:
+            # hypercorn's stream reader resumes reading once it has emptied its buffer.
+            if transport.is_closing():
+                return
+            if loop.time() >= deadline:
+                transport.abort()
+                return
+            if transport.is_reading():
+                transport.pause_reading()
+            loop.call_later(CUT_OFF_HOLD, hold)
+
+        hold()
 
 
 def _stream(send: ASGISendCallable) -> WSStream | None:
