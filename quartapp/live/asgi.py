@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import websocket
 
-from quartapp.live.release import release_when_closed
-
 # Where ``SendThrough`` leaves a websocket connection's ASGI ``send`` in its scope.
 ASGI_SEND = "quartapp.asgi_send"
 
@@ -23,8 +21,7 @@ SendText = Callable[[str], Awaitable[None]]
 
 
 class SendThrough:
-    """ASGI middleware: puts each websocket's ``send`` callable in its scope, and has each
-    connection freed as it closes (``release.py``)."""
+    """ASGI middleware: puts each websocket's ``send`` callable in its scope."""
 
     def __init__(self, app: ASGIFramework) -> None:
         self.app = app
@@ -32,8 +29,6 @@ class SendThrough:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if scope["type"] in ("http", "websocket"):
-            release_when_closed(send)
         if scope["type"] == "websocket":
             # In place, a key the server never reads: a copy would double the scope kept
             # for every open socket. Weakly: the server's stream holds the scope, and
