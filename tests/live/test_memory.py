@@ -1,0 +1,179 @@
+"""A closed connection is freed at once, by reference counting (live/release.py).
+
+The app tunes the garbage collector so that a full collection is rare (tests/
+test_gc_tuning.py), so anything of a closed connection left in a reference cycle stays for
+a long time: after waves of 1,000 websockets a worker grew by ~25 MiB each
+(bench/ws_waves.py, docs/PERFORMANCE.md). These tests serve the app with hypercorn's
+asyncio worker in this process, on loopback, open and close real connections (the
+``websockets`` client for /ws), and count the objects each connection is made of, with
+the garbage collector off: only reference counting can free them. A connection's objects
+must be gone within a few seconds of its close; in a cycle they would never be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import socket
+import time
+import weakref
+from asyncio.selector_events import _SelectorSocketTransport
+from collections import Counter
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.http_stream import HTTPStream
+from hypercorn.protocol.ws_stream import WSStream
+from quart import Quart
+from quart.ctx import WebsocketContext
+from quart.wrappers import Websocket
+from websockets.asyncio.client import connect
+from websockets.typing import Origin
+from wsproto import WSConnection
+
+from quartapp.live.hub import Connection
+from quartapp.live.mailbox import Mailbox
+from quartapp.services import services_of
+from quartapp.tasks import timeout
+from tests.live.servers import served
+
+SOCKETS = 300  # websockets opened and closed
+BATCH = 50  # at once, each batch from a loopback address of its own (a per-address cap)
+FREED_WITHIN = 5.0  # seconds; less than the first message's timeout (SINCE_TIMEOUT, 10 s)
+# What a connection is made of, on each side of the ASGI interface and in the app.
+KINDS: tuple[type, ...] = (
+    TCPServer,  # hypercorn's connection (and release.py's subclass)
+    H11Protocol,
+    HTTPStream,
+    WSStream,
+    WSConnection,
+    Websocket,
+    WebsocketContext,
+    Connection,
+    Mailbox,
+)
+
+
+# With the sockets' own objects, when the test's clients make none of them.
+TRANSPORTS = (*KINDS, _SelectorSocketTransport, socket.socket)
+
+
+def census(kinds: tuple[type, ...] = KINDS) -> Counter[str]:
+    """Live objects of each kind, as the garbage collector tracks them (no collection)."""
+    counts: Counter[str] = Counter()
+    for thing in gc.get_objects():
+        if issubclass(type(thing), kinds):  # not isinstance: a dead weak proxy raises
+            counts[f"{type(thing).__module__}.{type(thing).__qualname__}"] += 1
+    return counts
+
+
+@contextlib.contextmanager
+def collector_off() -> Iterator[None]:
+    gc.collect()  # whatever came before the test is not the test's to count
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def back_to(baseline: Counter[str], kinds: tuple[type, ...] = KINDS) -> None:
+    """Wait until the census is the baseline again; fail with what is left."""
+    deadline = time.monotonic() + FREED_WITHIN
+    while (left := census(kinds) - baseline) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not left, f"kept after close, without a garbage collection: {dict(left)}"
+
+
+async def visit(port: int, source: str) -> None:
+    """A page's live socket: subscribes, gets its pong, closes."""
+    async with connect(
+        f"ws://127.0.0.1:{port}/ws",
+        origin=Origin(f"http://127.0.0.1:{port}"),
+        open_timeout=10,
+        close_timeout=5,
+        proxy=None,
+        local_addr=(source, 0),
+    ) as client:
+        await client.send(json.dumps({"since": 0}))
+        await client.send('{"type": "ping"}')
+        async with asyncio.timeout(10):
+            while json.loads(await client.recv()).get("type") != "pong":
+                pass
+
+
+async def waves(port: int, sockets: int) -> None:
+    for start in range(0, sockets, BATCH):
+        source = f"127.0.0.{2 + start // BATCH}"
+        await asyncio.gather(*(visit(port, source) for _ in range(min(BATCH, sockets - start))))
+
+
+async def test_closed_websockets_are_freed_without_a_garbage_collection(make_app: Any) -> None:
+    app: Quart = make_app()
+    async with served(app) as port:
+        hub = services_of(app).hub
+        await waves(port, 5)  # first uses: caches, the database's connections
+        with collector_off():
+            baseline = census()
+            await waves(port, SOCKETS)
+            assert not hub.connections
+            await back_to(baseline)
+
+
+async def test_closed_http_and_silent_connections_are_freed_too(make_app: Any) -> None:
+    """Page requests, and connections that never send one (a load balancer's TCP check)."""
+    app: Quart = make_app()
+    async with served(app) as port:
+
+        # Blocking clients, in threads: then every asyncio transport here is the server's.
+        def page() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert client.recv(4096).startswith(b"HTTP/1.1 200")
+
+        def silent() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=10):
+                time.sleep(0.05)
+
+        def clients() -> None:
+            for _ in range(50):
+                page()
+                silent()
+
+        await asyncio.to_thread(page)
+        with collector_off():
+            baseline = census(TRANSPORTS)
+            await asyncio.gather(*(asyncio.to_thread(clients) for _ in range(2)))
+            await back_to(baseline, TRANSPORTS)
+
+
+async def test_a_timeout_keeps_nothing_of_its_context_once_it_is_over() -> None:
+    """asyncio keeps a cancelled timer, and the context it was set in, until its time came:
+    set in a websocket's handler, it kept the whole socket."""
+    held: ContextVar[object] = ContextVar("held")
+
+    class Request:
+        pass
+
+    async def handler() -> weakref.ref[Request]:
+        request = Request()
+        held.set(request)
+        async with timeout(60):
+            await asyncio.sleep(0)
+        return weakref.ref(request)
+
+    # A timer due earlier, as on any server (hypercorn's read timeouts): asyncio drops a
+    # cancelled timer at once only from the head of its queue.
+    earlier = asyncio.get_running_loop().call_later(30, lambda: None)
+    try:
+        with collector_off():
+            request = await asyncio.create_task(handler())  # its own context, gone with it
+            await asyncio.sleep(0)  # the loop's last reference to that task's step
+            assert request() is None
+    finally:
+        earlier.cancel()
