@@ -16,6 +16,11 @@ gh-100348). ``ReleasingTCPServer`` breaks both once the connection has ended, wh
 uses them any more, whether or not the connection ever carried a request (a load
 balancer's TCP check does not).
 
+And a closed websocket must end at once: hypercorn's ping loop sleeps
+``websocket_ping_interval`` (20 s) before it sees that its stream closed, and the
+connection's task, with everything above, waits for it. Each connection gets a context of
+its own whose sleep ends when the connection has.
+
 ``install`` has hypercorn's asyncio worker serve every later connection of the process with
 it: the worker makes each connection's server with the name ``TCPServer`` of its ``run``
 module, which it looks up as the connection comes. That is not part of hypercorn's API;
@@ -25,16 +30,49 @@ something else. tests/live/test_memory.py fails if hypercorn changes underneath.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import hypercorn.asyncio.run
 from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.typing import WorkerContext
+
+from quartapp.tasks import timeout
 
 logger = logging.getLogger(__name__)
 
 
+class ConnectionContext:
+    """The worker's context (hypercorn's ``WorkerContext``) for one connection, whose
+    sleeps end once the connection has ended."""
+
+    def __init__(self, worker: WorkerContext) -> None:
+        self.ended = asyncio.Event()
+        self.event_class = worker.event_class
+        self.single_task_class = worker.single_task_class
+        self.terminate = worker.terminate
+        self.terminated = worker.terminated
+        self.mark_request = worker.mark_request  # the worker's count (max_requests)
+        self.time = worker.time
+
+    async def sleep(self, wait: float) -> None:
+        if self.ended.is_set():  # slept through already: as hypercorn's, never a busy loop
+            await asyncio.sleep(wait)
+            return
+        try:
+            async with timeout(wait):  # its timer keeps no context of the connection's
+                await self.ended.wait()
+        except TimeoutError:
+            pass
+
+
 class ReleasingTCPServer(TCPServer):
     """hypercorn's connection, which lets go of its cycles when it has ended."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context = ConnectionContext(self.context)
 
     async def run(self) -> None:
         try:
@@ -42,7 +80,19 @@ class ReleasingTCPServer(TCPServer):
         finally:
             self._release()
 
+    async def _read_data(self) -> None:
+        try:
+            await super()._read_data()  # ends once the peer is gone or the socket closed
+        finally:
+            self._ended()
+
+    def _ended(self) -> None:
+        context = self.context
+        if isinstance(context, ConnectionContext):
+            context.ended.set()
+
     def _release(self) -> None:
+        self._ended()
         # The ring's only reference to the protocol side: it, and all that hangs off it,
         # goes, and then this server.
         vars(self).pop("protocol", None)
