@@ -137,8 +137,9 @@ def run(waves: int, sockets: int, per_address: int, linger: float) -> None:
             if linger > 0:
                 time.sleep(linger)
                 rss = worker_rss_kib(worker)
-                print(f"| {linger:.0f} s later | | {rss / 1024:.1f} | "
-                      f"{(rss - (first or rss)) / 1024:+.1f} | {(rss - before) / 1024:+.1f} |")  # fmt: skip
+                since_first = (rss - (first or rss)) / 1024
+                print(f"| {linger:.0f} s later | | {rss / 1024:.1f} | {since_first:+.1f} | "
+                      f"{(rss - before) / 1024:+.1f} |")  # fmt: skip
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(work)

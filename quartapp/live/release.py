@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import hypercorn.asyncio.run
 from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext as AsyncioWorkerContext
 from hypercorn.typing import WorkerContext
 
 from quartapp.tasks import timeout
@@ -72,7 +73,8 @@ class ReleasingTCPServer(TCPServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.context = ConnectionContext(self.context)
+        # It has all of the worker's context that a connection uses (hypercorn.typing).
+        self.context = cast(AsyncioWorkerContext, ConnectionContext(self.context))
 
     async def run(self) -> None:
         try:
@@ -103,7 +105,7 @@ class ReleasingTCPServer(TCPServer):
 
 def install() -> None:
     """Serve this process's later connections with ``ReleasingTCPServer``."""
-    serving = hypercorn.asyncio.run.TCPServer
+    serving = hypercorn.asyncio.run.TCPServer  # type: ignore[attr-defined]
     if serving is ReleasingTCPServer:
         return
     if serving is not TCPServer:
@@ -112,4 +114,4 @@ def install() -> None:
             serving,
         )
         return
-    hypercorn.asyncio.run.TCPServer = ReleasingTCPServer  # type: ignore[misc]
+    hypercorn.asyncio.run.TCPServer = ReleasingTCPServer  # type: ignore[attr-defined]

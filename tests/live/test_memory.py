@@ -18,8 +18,9 @@ import gc
 import json
 import socket
 import time
+import tomllib
 import weakref
-from asyncio.selector_events import _SelectorSocketTransport
+from asyncio import selector_events
 from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -40,8 +41,14 @@ from quartapp.live.hub import Connection
 from quartapp.live.mailbox import Mailbox
 from quartapp.services import services_of
 from quartapp.tasks import timeout
-from tests.live.servers import served
+from tests.live.servers import HYPERCORN_CONFIG, served
 
+# As deployed: hypercorn pings every websocket, and a connection's task waits for its pings.
+DEPLOYED = {
+    name: value
+    for name, value in tomllib.loads(HYPERCORN_CONFIG.read_text()).items()
+    if name in ("websocket_ping_interval", "read_timeout", "keep_alive_timeout")
+}
 SOCKETS = 300  # websockets opened and closed
 BATCH = 50  # at once, each batch from a loopback address of its own (a per-address cap)
 FREED_WITHIN = 5.0  # seconds; less than the first message's timeout (SINCE_TIMEOUT, 10 s)
@@ -60,7 +67,7 @@ KINDS: tuple[type, ...] = (
 
 
 # With the sockets' own objects, when the test's clients make none of them.
-TRANSPORTS = (*KINDS, _SelectorSocketTransport, socket.socket)
+TRANSPORTS = (*KINDS, selector_events._SelectorSocketTransport, socket.socket)  # type: ignore[attr-defined]
 
 
 def census(kinds: tuple[type, ...] = KINDS) -> Counter[str]:
@@ -85,8 +92,10 @@ def collector_off() -> Iterator[None]:
 async def back_to(baseline: Counter[str], kinds: tuple[type, ...] = KINDS) -> None:
     """Wait until the census is the baseline again; fail with what is left."""
     deadline = time.monotonic() + FREED_WITHIN
-    while (left := census(kinds) - baseline) and time.monotonic() < deadline:
+    left = census(kinds) - baseline
+    while left and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+        left = census(kinds) - baseline
     assert not left, f"kept after close, without a garbage collection: {dict(left)}"
 
 
@@ -115,7 +124,8 @@ async def waves(port: int, sockets: int) -> None:
 
 async def test_closed_websockets_are_freed_without_a_garbage_collection(make_app: Any) -> None:
     app: Quart = make_app()
-    async with served(app) as port:
+    assert DEPLOYED["websocket_ping_interval"] > FREED_WITHIN
+    async with served(app, **DEPLOYED) as port:
         hub = services_of(app).hub
         await waves(port, 5)  # first uses: caches, the database's connections
         with collector_off():
@@ -128,8 +138,7 @@ async def test_closed_websockets_are_freed_without_a_garbage_collection(make_app
 async def test_closed_http_and_silent_connections_are_freed_too(make_app: Any) -> None:
     """Page requests, and connections that never send one (a load balancer's TCP check)."""
     app: Quart = make_app()
-    async with served(app) as port:
-
+    async with served(app, **DEPLOYED) as port:
         # Blocking clients, in threads: then every asyncio transport here is the server's.
         def page() -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
