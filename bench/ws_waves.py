@@ -12,9 +12,12 @@ since the first wave.
 
     .venv/bin/python bench/ws_waves.py                       # 10 waves of 1,000
     .venv/bin/python bench/ws_waves.py --waves 20 --sockets 500
+    .venv/bin/python bench/ws_waves.py --compare release-connections
 
 A closed connection should free its memory at once: after the first wave (which grows the
-allocator's pools and hypercorn's own buffers) the column stays flat.
+allocator's pools for 1,000 open sockets) the column stays flat. ``--without`` and
+``--compare`` serve the app without some of its reaches into private code
+(bench/variants.py), one run after the other.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import variants
 from live_bench import Writer, server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
@@ -107,10 +111,12 @@ def settle(port: int) -> None:
     time.sleep(0.5)  # its handlers' last steps after the transport closed
 
 
-def run(waves: int, sockets: int, per_address: int, linger: float) -> None:
+def run(
+    waves: int, sockets: int, per_address: int, linger: float, without: variants.Variant
+) -> None:
     work = Path(tempfile.mkdtemp(prefix="ws-waves-"))
     try:
-        with server(1, None, work, []) as target:
+        with server(1, None, work, [], without) as target:
             (worker,) = target.workers()
             writer = Writer(target.port)
             writer.register()
@@ -119,9 +125,9 @@ def run(waves: int, sockets: int, per_address: int, linger: float) -> None:
                 writer.post_entry(f"entry {n} for the replay", token)
             time.sleep(0.5)
             before = worker_rss_kib(worker)
-            print(f"# {os.cpu_count()} CPUs; 1 worker (pid {worker}); {waves} waves of "
-                  f"{sockets:,} sockets, {per_address} from each source address; "
-                  f"RSS before the first wave: {before / 1024:.1f} MiB")  # fmt: skip
+            print(f"# {variants.label(without)}: {os.cpu_count()} CPUs; 1 worker (pid {worker}); "
+                  f"{waves} waves of {sockets:,} sockets, {per_address} from each source "
+                  f"address; RSS before the first wave: {before / 1024:.1f} MiB")  # fmt: skip
             print("| wave | seconds | worker RSS MiB | since wave 1 MiB | since start MiB |")
             print("|---:|---:|---:|---:|---:|")
             first = None
@@ -151,10 +157,12 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=1000, help="websockets a wave")
     parser.add_argument("--per-address", type=int, default=100, help="sockets a source address")
     parser.add_argument("--linger", type=float, default=0.0, help="seconds to wait, then again")
+    variants.add_options(parser)
     args = parser.parse_args()
     if args.per_address < 1 or -(-args.sockets // args.per_address) > 250:
         parser.error("--per-address: at least 1, and at most 250 source addresses a wave")
-    run(args.waves, args.sockets, args.per_address, args.linger)
+    for variant in variants.chosen(args):
+        run(args.waves, args.sockets, args.per_address, args.linger, variant)
 
 
 if __name__ == "__main__":
