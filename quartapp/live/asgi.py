@@ -49,7 +49,7 @@ def asgi_send() -> ASGISendCallable:
     """The current websocket's ``send``, as ``SendThrough`` left it."""
     reference: Callable[[], ASGISendCallable | None] = websocket.scope[ASGI_SEND]  # type: ignore[literal-required]
     send = reference()
-    if send is None:  # only once its ASGI call has returned, and the handler runs inside it
+    if send is None:  # never while the handler runs: its ASGI call, holding send, outlives it
         raise RuntimeError("the websocket's ASGI call has ended")
     return send
 
