@@ -31,6 +31,7 @@ something else. tests/live/test_memory.py fails if hypercorn changes underneath.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, cast
 
@@ -39,33 +40,71 @@ from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext as AsyncioWorkerContext
 from hypercorn.typing import WorkerContext
 
-from quartapp.tasks import timeout
-
 logger = logging.getLogger(__name__)
 
 
 class ConnectionContext:
     """The worker's context (hypercorn's ``WorkerContext``) for one connection, whose
-    sleeps end once the connection has ended."""
+    sleeps end once the connection has ended.
+
+    Lean, as every open socket has one and its ping loop sleeps in it: a future and a
+    timer a sleep, as ``asyncio.sleep`` takes, and an empty context for the timer.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_owed",
+        "_waiter",
+        "event_class",
+        "mark_request",
+        "single_task_class",
+        "terminate",
+        "terminated",
+        "time",
+    )
 
     def __init__(self, worker: WorkerContext) -> None:
-        self.ended = asyncio.Event()
         self.event_class = worker.event_class
         self.single_task_class = worker.single_task_class
         self.terminate = worker.terminate
         self.terminated = worker.terminated
         self.mark_request = worker.mark_request  # the worker's count (max_requests)
         self.time = worker.time
+        self._ended = False
+        self._owed = False  # ended while awake: the next sleep ends at once
+        self._waiter: asyncio.Future[None] | None = None
+
+    def end(self) -> None:
+        """The connection has ended: wake its sleep, or end the next one at once."""
+        if self._ended:
+            return
+        self._ended = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        else:
+            self._owed = True
 
     async def sleep(self, wait: float) -> None:
-        if self.ended.is_set():  # slept through already: as hypercorn's, never a busy loop
-            await asyncio.sleep(wait)
+        if self._ended:
+            if self._owed:
+                self._owed = False
+                return
+            await asyncio.sleep(wait)  # woken once already: as hypercorn's, never a busy loop
             return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        # In an empty context: a cancelled timer keeps its context until its time came.
+        timer = loop.call_later(wait, _wake, waiter, context=contextvars.Context())
         try:
-            async with timeout(wait):  # its timer keeps no context of the connection's
-                await self.ended.wait()
-        except TimeoutError:
-            pass
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class ReleasingTCPServer(TCPServer):
@@ -91,7 +130,7 @@ class ReleasingTCPServer(TCPServer):
     def _ended(self) -> None:
         context = self.context
         if isinstance(context, ConnectionContext):
-            context.ended.set()
+            context.end()
 
     def _release(self) -> None:
         self._ended()

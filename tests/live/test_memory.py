@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.http_stream import HTTPStream
 from hypercorn.protocol.ws_stream import WSStream
@@ -39,6 +40,7 @@ from wsproto import WSConnection
 
 from quartapp.live.hub import Connection
 from quartapp.live.mailbox import Mailbox
+from quartapp.live.release import ConnectionContext
 from quartapp.services import services_of
 from quartapp.tasks import timeout
 from tests.live.servers import HYPERCORN_CONFIG, served
@@ -186,3 +188,22 @@ async def test_a_timeout_keeps_nothing_of_its_context_once_it_is_over() -> None:
             assert request() is None
     finally:
         earlier.cancel()
+
+
+async def test_a_connections_sleep_ends_when_it_does_and_never_spins() -> None:
+    """hypercorn's ping loop sleeps in it, then looks whether its stream closed."""
+    context = ConnectionContext(WorkerContext(None))
+    asleep = asyncio.create_task(context.sleep(60))
+    await asyncio.sleep(0)
+    context.end()
+    await asyncio.wait_for(asleep, 1)
+    again = asyncio.create_task(context.sleep(60))  # woken once: now a whole sleep
+    await asyncio.sleep(0.05)
+    assert not again.done()
+    again.cancel()
+
+
+async def test_a_connection_that_ended_while_awake_ends_its_next_sleep_at_once() -> None:
+    context = ConnectionContext(WorkerContext(None))
+    context.end()
+    await asyncio.wait_for(context.sleep(60), 1)
