@@ -16,10 +16,12 @@ gh-100348). ``ReleasingTCPServer`` breaks both once the connection has ended, wh
 uses them any more, whether or not the connection ever carried a request (a load
 balancer's TCP check does not).
 
-And a closed websocket must end at once: hypercorn's ping loop sleeps
-``websocket_ping_interval`` (20 s) before it sees that its stream closed, and the
-connection's task, with everything above, waits for it. Each connection gets a context of
-its own whose sleep ends when the connection has.
+And a closed connection must end at once. hypercorn's websocket ping loop sleeps
+``websocket_ping_interval`` (20 s) before it sees that its stream closed, and its
+keep-alive timer runs out ``keep_alive_timeout`` (5 s) after a client closed an idle
+connection; the connection's task, with everything above, waits for both. Each connection
+gets a context of its own whose sleep ends when the connection has, and stops its
+keep-alive timer once there is nothing more to read.
 
 ``install`` has hypercorn's asyncio worker serve every later connection of the process with
 it: the worker makes each connection's server with the name ``TCPServer`` of its ``run``
@@ -126,6 +128,9 @@ class ReleasingTCPServer(TCPServer):
             await super()._read_data()  # ends once the peer is gone or the socket closed
         finally:
             self._ended()
+        # Nothing more comes, so no keep-alive to time out: hypercorn stops its timer only
+        # after its task group, which waits for the timer (``keep_alive_timeout``) first.
+        await self.idle_task.stop()
 
     def _ended(self) -> None:
         context = self.context
@@ -140,6 +145,12 @@ class ReleasingTCPServer(TCPServer):
         transport = self.writer.transport
         if transport.is_closing() and vars(transport).get("_read_ready_cb") is not None:
             vars(transport)["_read_ready_cb"] = None
+        # A reset connection ends in an exception that the reader and the writer's close
+        # future keep; raised through hypercorn's awaits, its traceback took their frames,
+        # the writer's and this server's among them: a cycle.
+        error = self.reader.exception()
+        if error is not None:
+            error.__traceback__ = None
 
 
 def install() -> None:
