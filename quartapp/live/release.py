@@ -12,9 +12,10 @@ hypercorn (0.18) makes one for every TCP connection: its ``TCPServer`` holds its
 whose ``send`` is the server's bound ``protocol_send``, and the connection's streams,
 buffers, locks and task group hang off them. Python 3.11's socket transport makes another:
 it keeps its own bound read callback after it closed (3.12 drops it in ``close()``,
-gh-100348). ``ReleasingTCPServer`` breaks both once the connection has ended, when nothing
-uses them any more, whether or not the connection ever carried a request (a load
-balancer's TCP check does not).
+gh-100348). A reset connection ends in an exception whose traceback holds the frames that
+saw it, the server's among them, while the reader keeps the exception. ``ReleasingTCPServer``
+breaks all three once the connection has ended, when nothing uses them any more, whether or
+not the connection ever carried a request (a load balancer's TCP check does not).
 
 And a closed connection must end at once. hypercorn's websocket ping loop sleeps
 ``websocket_ping_interval`` (20 s) before it sees that its stream closed, and its
