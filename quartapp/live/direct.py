@@ -111,7 +111,7 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
         _log_fallback("the websocket is not on HTTP/1.1")
         return None
     server: Any = getattr(protocol.send, "__self__", None)
-    if type(server) is not TCPServer:
+    if not isinstance(server, TCPServer):  # or release.py's, which only adds to its end
         _log_fallback("the worker is not hypercorn's asyncio one")
         return None
     transport = server.writer.transport

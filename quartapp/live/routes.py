@@ -27,7 +27,7 @@ from quartapp.live.protocol import (
     parse_since,
 )
 from quartapp.live.viewers import Viewers
-from quartapp.tasks import cancel_and_wait
+from quartapp.tasks import cancel_and_wait, timeout
 
 SINCE_TIMEOUT = 10.0  # seconds to wait for the client's first message
 MAX_REPLAY = 1000  # further behind than this, reloading the page is cheaper
@@ -88,7 +88,7 @@ async def _receive_loop(connection: Connection) -> None:
 async def _first_since() -> int | None:
     """The client's ``since``; None (and the socket closed with 1008) if it breaks the rules."""
     try:
-        async with asyncio.timeout(SINCE_TIMEOUT):
+        async with timeout(SINCE_TIMEOUT):  # its timer must not keep a closed socket
             frame = await websocket.receive()
         return parse_since(parse(frame))
     except TimeoutError:
