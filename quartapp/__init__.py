@@ -23,6 +23,7 @@ from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.cards import EntryCards, live_cards
 from quartapp.journal.render import MarkdownRenderer
 from quartapp.journal.routes import blueprint as journal_blueprint
+from quartapp.live import release
 from quartapp.live.asgi import BoundedWebsocketConnection, SendThrough
 from quartapp.live.broker import make_broker
 from quartapp.live.hub import Hub
@@ -137,6 +138,7 @@ def build_services(app: Quart, settings: Settings) -> Services:
 async def _serving(services: Services) -> AsyncGenerator[None, None]:
     """While the app serves: its services opened in order, and closed in reverse."""
     tune_garbage_collector()
+    release.install()  # closed connections freed at once, not at a rare full collection
     async with contextlib.AsyncExitStack() as opened:
         await services.database.open()
         opened.push_async_callback(services.database.close)

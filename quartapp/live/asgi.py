@@ -9,6 +9,7 @@ that doubles the work of each send. The live socket sends its events through the
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 
 from hypercorn.typing import (
@@ -46,14 +47,26 @@ class SendThrough:
     ) -> None:
         if scope["type"] == "websocket":
             # In place, a key the server never reads: a copy would double the scope kept
-            # for every open socket.
-            scope[ASGI_SEND] = send  # type: ignore[literal-required]
+            # for every open socket. Weakly: the server's stream holds the scope, and
+            # ``send`` is a method of that stream, so a strong reference would make a cycle
+            # that keeps a closed socket until a full garbage collection. This frame holds
+            # ``send`` for as long as the app runs.
+            scope[ASGI_SEND] = _weak(send)  # type: ignore[literal-required]
         await self.app(scope, receive, send)
+
+
+def _weak(send: ASGISendCallable) -> Callable[[], ASGISendCallable | None]:
+    if hasattr(send, "__self__") and hasattr(send, "__func__"):
+        return weakref.WeakMethod(send)
+    return weakref.ref(send)
 
 
 def asgi_send() -> ASGISendCallable:
     """The current websocket's ``send``, as ``SendThrough`` left it."""
-    send: ASGISendCallable = websocket.scope[ASGI_SEND]  # type: ignore[literal-required]
+    reference: Callable[[], ASGISendCallable | None] = websocket.scope[ASGI_SEND]  # type: ignore[literal-required]
+    send = reference()
+    if send is None:  # never while the handler runs: its ASGI call, holding send, outlives it
+        raise RuntimeError("the websocket's ASGI call has ended")
     return send
 
 

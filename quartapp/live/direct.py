@@ -22,6 +22,7 @@ once per process, so a deployment that loses the direct writes says why.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, Protocol
 
@@ -104,7 +105,8 @@ class DirectWriter:
                 return
             if transport.is_reading():
                 transport.pause_reading()
-            loop.call_later(CUT_OFF_HOLD, hold)
+            # In an empty context: a timer keeps the one it was set in (tasks.timeout).
+            loop.call_later(CUT_OFF_HOLD, hold, context=contextvars.Context())
 
         hold()
 
@@ -145,7 +147,7 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
         _log_fallback("the websocket is not on HTTP/1.1")
         return None
     server: Any = getattr(protocol.send, "__self__", None)
-    if type(server) is not TCPServer:
+    if not isinstance(server, TCPServer):  # or release.py's, which only adds to its end
         _log_fallback("the worker is not hypercorn's asyncio one")
         return None
     transport: Any = server.writer.transport  # typed as its write side; checked below

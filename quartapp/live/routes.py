@@ -33,7 +33,7 @@ from quartapp.live.protocol import (
     parse_since,
 )
 from quartapp.ratelimits import address_key
-from quartapp.tasks import cancel_and_wait
+from quartapp.tasks import cancel_and_wait, timeout
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ async def _receive_loop(connection: Connection) -> None:
 async def _first_since() -> int | None:
     """The client's ``since``; None (and the socket closed with 1008) if it breaks the rules."""
     try:
-        async with asyncio.timeout(SINCE_TIMEOUT):
+        async with timeout(SINCE_TIMEOUT):  # its timer must not keep a closed socket
             frame = await websocket.receive()
         return parse_since(parse(frame))
     except TimeoutError:
@@ -146,7 +146,7 @@ async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
     """
     budget = AFTER_CLOSE_BYTES
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(CLOSE_TIMEOUT):
+        async with timeout(CLOSE_TIMEOUT):
             for _ in range(AFTER_CLOSE_FRAMES):
                 budget -= len(await websocket.receive())
                 if budget < 0:
@@ -155,7 +155,7 @@ async def _until_disconnected(writer: direct.DirectWriter | None) -> None:
         return
     writer.cut_off()
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(CLOSE_TIMEOUT):  # hypercorn reads what it holds, then the end
+        async with timeout(CLOSE_TIMEOUT):  # hypercorn reads what it holds, then the end
             while True:
                 await websocket.receive()
 
@@ -193,14 +193,20 @@ async def _serve(hub: Hub) -> None:
     if inbound is not None and writer is not None:
         # A flood while nothing reads (a replay, a slow send): cut at once, not read on.
         inbound.on_overflow = writer.cut_off
-    connection = hub.connect(
-        viewer.user_id if viewer else None, viewer.session_token if viewer else None, writer
-    )
     try:
-        await _events(hub, connection, text_sender(send))
+        connection = hub.connect(
+            viewer.user_id if viewer else None, viewer.session_token if viewer else None, writer
+        )
+        try:
+            await _events(hub, connection, text_sender(send))
+        finally:
+            hub.disconnect(connection)
+        await _until_disconnected(writer)
     finally:
-        hub.disconnect(connection)
-    await _until_disconnected(writer)
+        if inbound is not None:
+            # It holds the server's stream, which holds the scope, which holds it: a cycle
+            # that would keep the closed socket until a full garbage collection.
+            inbound.on_overflow = None
 
 
 def websocket_blueprint(hub: Hub, allowed_origins: tuple[str, ...]) -> Blueprint:

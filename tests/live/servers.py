@@ -1,4 +1,5 @@
-"""Real hypercorn processes on loopback, and clients for them: HTTP, websocket, Redis.
+"""Real hypercorn processes on loopback (or hypercorn in the test's process), and clients
+for them: HTTP, websocket, Redis.
 
 Each server is ``hypercorn --config hypercorn.toml`` in its own process group, so stopping
 it also reaches the worker hypercorn spawns. Its output goes to a file under ``tmp_path``,
@@ -26,6 +27,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from hypercorn.typing import ASGIFramework
 from redis import Redis
 from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection, connect
@@ -160,6 +164,31 @@ async def serving(
         await asyncio.gather(*(asyncio.to_thread(server.stop) for server in servers))
         for server in servers:
             print(f"----- {server.name} (exit {server.process.returncode}) -----\n{server.log()}")
+
+
+@asynccontextmanager
+async def served(app: ASGIFramework, **options: Any) -> AsyncIterator[int]:
+    """The app under hypercorn's asyncio worker on a loopback port, in this process."""
+    port = free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 1
+    for name, value in options.items():
+        setattr(config, name, value)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
 
 
 def database_environment(database_url: str, instance_path: Path) -> dict[str, str]:

@@ -31,8 +31,8 @@ from quartapp.live.protocol import OVERFLOW, PING_BURST, POLICY_VIOLATION, Frame
 from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions
-from tests.live.servers import database_environment, get, live, serving
-from tests.live.test_direct import origin, served
+from tests.live.servers import database_environment, get, live, served, serving
+from tests.live.test_direct import origin
 
 FLOOD = 500  # pings sent as fast as the client can: 50 times the budget
 
