@@ -33,6 +33,7 @@ from tests.database import TestDatabase
 from tests.helpers import AuthActions
 from tests.live.servers import database_environment, get, live, served, serving
 from tests.live.test_direct import origin
+from tests.live.test_memory import DEPLOYED, back_to, census, collector_off
 
 FLOOD = 500  # pings sent as fast as the client can: 50 times the budget
 
@@ -324,3 +325,39 @@ async def test_a_client_that_sends_during_a_stuck_replay_is_let_go(
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             raw.close()
         await wait_released(hub)
+
+
+async def test_sockets_closed_for_flooding_are_freed_without_a_garbage_collection(
+    make_app: Any,
+) -> None:
+    """Closed by the server (the ping budget) and cut off (still sending after the close):
+    their objects go by reference counting alone, as a page's do (test_memory.py)."""
+    app = make_app()
+
+    async def flood(port: int, source: str, frame: str) -> None:
+        async with connect(
+            f"ws://127.0.0.1:{port}/ws",
+            origin=Origin(f"http://127.0.0.1:{port}"),
+            close_timeout=5,
+            proxy=None,
+            local_addr=(source, 0),
+        ) as client:
+            await client.send(json.dumps({"since": 0}))
+            with contextlib.suppress(ConnectionClosed):
+                for _ in range(100):
+                    await client.send(frame)
+                async with asyncio.timeout(10):
+                    while True:
+                        await client.recv()
+
+    pings, big = '{"type": "ping"}', "[" + "0," * 1999 + "0]"  # 100 big ones: cut off
+    async with served(app, **DEPLOYED) as port:
+        await flood(port, "127.0.0.2", pings)  # first uses
+        with collector_off():
+            baseline = census()
+            for n in range(10):
+                await asyncio.gather(
+                    *(flood(port, f"127.0.0.{3 + n}", frame) for frame in [pings, big] * 5)
+                )
+            assert not services_of(app).hub.connections
+            await back_to(baseline)
