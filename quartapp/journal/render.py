@@ -77,6 +77,10 @@ def render_markdown(source: str) -> str:
     )
 
 
+READY = b"ready\n"  # the rendering process's first line, once it can render
+STARTUP_TIMEOUT = 60.0  # seconds for it to start: only a broken installation takes this long
+
+
 class RenderTimeout(Exception):
     """Rendering took longer than ``MarkdownRenderer.timeout``: the entry is refused."""
 
@@ -97,15 +101,17 @@ class MarkdownRenderer:
     ``multiprocessing`` children.
     """
 
-    def __init__(self, timeout: float = 2.0) -> None:
+    def __init__(self, timeout: float = 5.0) -> None:
         self.timeout = timeout
         self._process: asyncio.subprocess.Process | None = None
         self._turn = asyncio.Lock()  # one render at a time: the time limit is its own
 
     async def start(self) -> None:
-        """Start the process if it is not running (the first entry waits ~0.2 s for it)."""
+        """Start the process if it is not running (the first entry waits ~0.2 s for it),
+        and wait until it has imported what it renders with: the time limit is for
+        rendering, not for a start-up on a busy machine."""
         if self._process is None or self._process.returncode is not None:
-            self._process = await asyncio.create_subprocess_exec(
+            self._process = process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
                 f"from {__name__} import serve_stdio; serve_stdio()",
@@ -116,6 +122,15 @@ class MarkdownRenderer:
                 # when the server closes the pipe (or dies) or kills it.
                 start_new_session=True,
             )
+            assert process.stdout is not None
+            try:
+                async with asyncio.timeout(STARTUP_TIMEOUT):
+                    ready = await process.stdout.readline()
+            except TimeoutError:
+                ready = b""
+            if ready != READY:
+                await self.close()
+                raise RenderFailed()
 
     async def close(self) -> None:
         process, self._process = self._process, None
@@ -174,4 +189,6 @@ def _serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 def serve_stdio() -> None:
     """The rendering process's main (see ``MarkdownRenderer.start``)."""
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     _serve(sys.stdin.buffer, sys.stdout.buffer)
