@@ -23,7 +23,7 @@ from typing import Any
 import variants
 
 ROOT = Path(__file__).resolve().parent.parent
-HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
+PYTHON = ROOT / ".venv" / "bin" / "python"
 CONFIG = ROOT / "hypercorn.toml"
 START_TIMEOUT = 60.0  # seconds for /healthz to answer (and every worker to be patched)
 STOP_TIMEOUT = 20.0  # seconds after SIGINT before the server is killed
@@ -155,7 +155,8 @@ def hypercorn(
     options: Sequence[str] = (),
     without: variants.Variant = (),
 ) -> Iterator[Server]:
-    """``hypercorn --config hypercorn.toml`` on a free loopback port, until healthy; its
+    """``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each on
+    its own listening socket) on a free loopback port, until healthy; its
     output goes to a log in ``work``. ``without`` names reaches into private code the app
     is served without (``variants.py``); every worker must say it replaced them. Stopped
     with SIGINT (killed if it lingers), in a process group of its own so nothing outlives
@@ -166,7 +167,8 @@ def hypercorn(
     if without:
         env[variants.VARIABLE] = ",".join(without)
     command = [
-        str(HYPERCORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
+        str(PYTHON), "-m", "quartapp", "serve", "--config", str(CONFIG),
+        "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), *options,
         variants.APP if without else "quartapp:create_app()",
     ]  # fmt: skip

@@ -1,7 +1,8 @@
 """Real hypercorn processes on loopback, and clients for them: HTTP, websocket, Redis.
 
-Each server is ``hypercorn --config hypercorn.toml`` in its own process group, so stopping
-it also reaches the worker hypercorn spawns. Its output goes to a file under ``tmp_path``,
+Each server is ``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each
+on its own listening socket) in its own process group, so stopping it also reaches the
+workers it spawns. Its output goes to a file under ``tmp_path``,
 printed once it stopped: pytest shows that output when the test failed.
 """
 
@@ -116,7 +117,8 @@ def start(
     environment: Mapping[str, str],
     hypercorn_options: Sequence[str] = (),
 ) -> Server:
-    """``hypercorn --config hypercorn.toml`` on a free port, with these options added."""
+    """``python -m quartapp serve --config hypercorn.toml`` on a free port, with these options
+    added."""
     port = free_port()
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log:
@@ -124,7 +126,8 @@ def start(
             [
                 sys.executable,
                 "-m",
-                "hypercorn",
+                "quartapp",
+                "serve",
                 "--config",
                 str(HYPERCORN_CONFIG),
                 "--bind",
