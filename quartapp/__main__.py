@@ -14,7 +14,14 @@ from werkzeug.datastructures import MultiDict
 
 from quartapp.config import ConfigError, load_settings
 from quartapp.migrations import alembic_config
-from quartapp.serving import APPLICATION, WORKER_CLASSES, ServeOptions, load_config, serve
+from quartapp.serving import (
+    APPLICATION,
+    WORKER_CLASSES,
+    AddressInUseError,
+    ServeOptions,
+    load_config,
+    serve,
+)
 
 
 def db_upgrade(revision: str) -> None:
@@ -106,7 +113,11 @@ def _serve(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
         access_logfile=args.access_logfile,
     )
-    return serve(load_config(options))
+    try:
+        return serve(load_config(options))
+    except AddressInUseError as error:
+        print(f"error: {error.strerror}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ socket shared by all workers, as with hypercorn.
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 from dataclasses import dataclass
@@ -32,7 +33,13 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 from hypercorn.typing import WorkerFunc
-from hypercorn.utils import check_for_updates, files_to_watch, load_application, write_pid_file
+from hypercorn.utils import (
+    check_for_updates,
+    files_to_watch,
+    load_application,
+    repr_socket_addr,
+    write_pid_file,
+)
 
 APPLICATION = "quartapp:create_app()"
 WORKER_CLASSES = ("asyncio", "uvloop", "trio")
@@ -94,6 +101,29 @@ def _worker_function(worker_class: str) -> WorkerFunc:
     raise ValueError(f"No worker of class {worker_class} exists")
 
 
+class AddressInUseError(OSError):
+    """Another server listens on an address this one was to bind."""
+
+
+def _refuse_if_listened_on(sock: socket.socket) -> None:
+    """With SO_REUSEPORT, binding an address where another server of the same user listens
+    succeeds, and the two would split the connections silently (a server left running by
+    a botched restart, say). A socket without it cannot bind beside a listener: a probe."""
+    probe = socket.socket(sock.family, sock.type)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the ones it checks
+        probe.bind(sock.getsockname())
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        address = repr_socket_addr(sock.family, sock.getsockname())
+        raise AddressInUseError(
+            errno.EADDRINUSE, f"{address} is in use: another server listens there"
+        ) from error
+    finally:
+        probe.close()
+
+
 def _own_copy(sock: socket.socket) -> socket.socket:
     """Another socket bound to the same address with the same options (SO_REUSEPORT)."""
     copy = socket.socket(sock.family, sock.type)
@@ -114,8 +144,6 @@ def _own_copy(sock: socket.socket) -> socket.socket:
 
 def _copies(binds: list[str], sockets: list[socket.socket]) -> list[socket.socket]:
     """One worker's sockets: its own where the address allows it, else the shared one."""
-    if len(binds) != len(sockets):
-        raise RuntimeError(f"hypercorn made {len(sockets)} sockets for binds {binds}")
     return [
         sock if bind.startswith(SHARED_BIND_PREFIXES) else _own_copy(sock)
         for bind, sock in zip(binds, sockets, strict=True)
@@ -133,6 +161,13 @@ def worker_sockets(config: Config) -> list[Sockets]:
     insecure_binds = config.insecure_bind if config.ssl_enabled else config.bind
     secure_binds = config.bind if config.ssl_enabled else []
     try:
+        if config.workers > 1:
+            for bind, sock in [
+                *zip(secure_binds, first.secure_sockets, strict=True),
+                *zip(insecure_binds, first.insecure_sockets, strict=True),
+            ]:
+                if not bind.startswith(SHARED_BIND_PREFIXES):
+                    _refuse_if_listened_on(sock)
         for _ in range(1, config.workers):
             sets.append(
                 Sockets(

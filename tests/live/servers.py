@@ -116,10 +116,11 @@ def start(
     tmp_path: Path,
     environment: Mapping[str, str],
     hypercorn_options: Sequence[str] = (),
+    port: int | None = None,
 ) -> Server:
-    """``python -m quartapp serve --config hypercorn.toml`` on a free port, with these options
-    added."""
-    port = free_port()
+    """``python -m quartapp serve --config hypercorn.toml`` on ``port`` (a free one if not
+    given), with these options added."""
+    port = port or free_port()
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.database import TestDatabase
-from tests.live.servers import START_TIMEOUT, Server, database_environment, start
+from tests.live.servers import START_TIMEOUT, Server, database_environment, get, start
 
 WORKERS = 2
 ROUNDS = 10
@@ -44,11 +46,16 @@ def holders(port: int, state: str) -> list[set[int]]:
     return [{int(pid) for pid in USER_RE.findall(line)} for line in listing.splitlines()]
 
 
+def listening_workers(server: Server) -> set[int]:
+    """The processes beside the master that listen on the server's port."""
+    return set().union(*holders(server.port, "listening")) - {server.process.pid}
+
+
 def worker_pids(server: Server) -> set[int]:
     """The workers, once all of them listen: /healthz answers as soon as one does."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        workers = set().union(*holders(server.port, "listening")) - {server.process.pid}
+        workers = listening_workers(server)
         if len(workers) == WORKERS or time.monotonic() > deadline:
             return workers
         time.sleep(0.05)
@@ -131,3 +138,50 @@ async def test_four_keep_alive_connections_are_spread_independently(server: Serv
     assert min(totals.values()) >= 8, totals  # by chance: 1 in 20,000
     assert both >= 5, f"only {both} of {ROUNDS} rounds used both workers"  # 1 in 2,000
     assert time.monotonic() - started < ROUNDS * ROUND_TIMEOUT
+
+
+def wait_exit(server: Server, timeout: float) -> int | None:
+    try:
+        return server.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+async def test_a_second_server_on_the_same_port_exits_instead_of_sharing_it(
+    server: Server, test_database: TestDatabase, tmp_path: Path
+) -> None:
+    """SO_REUSEPORT lets a second server of the same user bind beside the first (one left
+    running by a botched restart, say): they would split the connections silently."""
+    workers = await asyncio.to_thread(worker_pids, server)
+    assert len(workers) == WORKERS
+    environment = database_environment(test_database.url, tmp_path / "instance")
+    second = start("second", tmp_path, environment, ["--workers", str(WORKERS)], server.port)
+    try:
+        status = await asyncio.to_thread(wait_exit, second, START_TIMEOUT)
+        assert status == 1, second.log()
+        assert f"127.0.0.1:{server.port} is in use" in second.log()
+    finally:
+        second.stop()
+    assert await asyncio.to_thread(worker_pids, server) == workers
+    assert get(server.port, "/healthz") == 200
+
+
+async def test_connections_during_a_restart_of_the_workers_wait_for_the_new_ones(
+    server: Server,
+) -> None:
+    """SIGHUP replaces the workers; the master keeps their sockets listening meanwhile, so a
+    connection made then waits in a socket's queue instead of being refused."""
+    old = await asyncio.to_thread(worker_pids, server)
+    assert len(old) == WORKERS
+    os.kill(server.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 3 * START_TIMEOUT
+    statuses = collections.Counter[int]()
+    while len(new := await asyncio.to_thread(listening_workers, server) - old) < WORKERS:
+        assert time.monotonic() < deadline, f"new workers {new} only, after SIGHUP to {old}"
+        statuses[await asyncio.to_thread(get, server.port, "/healthz", 15.0)] += 1
+        await asyncio.sleep(0.02)
+    for _ in range(16):  # and both new workers serve
+        statuses[await asyncio.to_thread(get, server.port, "/healthz", 15.0)] += 1
+    print(f"answers across the restart: {statuses}")
+    assert set(statuses) == {200}, statuses
+    assert server.process.poll() is None
