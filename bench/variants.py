@@ -85,6 +85,12 @@ def keep_ping_loops() -> None:
     """hypercorn's ping loops go on sleeping, holding their connections open."""
 
 
+def keep_connection_cycles() -> None:
+    """hypercorn serves connections with its own ``TCPServer``: a closed connection stays in
+    its reference cycles until a full garbage collection, and a websocket's until its ping
+    loop wakes."""
+
+
 @dataclass(frozen=True)
 class Reach:
     module: str
@@ -100,6 +106,7 @@ REACHES = {
         "quartapp.live.shutdown", "hypercorn_shutdown_event", no_shutdown_event
     ),
     "ping-cancel": Reach("quartapp.live.shutdown", "end_ping_loops", keep_ping_loops),
+    "release-connections": Reach("quartapp.live.release", "install", keep_connection_cycles),
 }
 
 

@@ -23,9 +23,11 @@ from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.cards import EntryCards, live_cards
 from quartapp.journal.render import MarkdownRenderer
 from quartapp.journal.routes import blueprint as journal_blueprint
-from quartapp.live.asgi import SendThrough
+from quartapp.live import release
+from quartapp.live.asgi import BoundedWebsocketConnection, SendThrough
 from quartapp.live.broker import make_broker
 from quartapp.live.hub import Hub
+from quartapp.live.limits import SocketSlots
 from quartapp.live.routes import websocket_blueprint
 from quartapp.models import MAX_ID
 from quartapp.passwords.api import blueprint as passwords_api_blueprint
@@ -67,6 +69,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
     app.url_map.converters["id"] = IdConverter
+    app.asgi_websocket_class = BoundedWebsocketConnection
     logs.configure(settings.log_level, settings.log_format)
 
     services = build_services(app, settings)
@@ -78,11 +81,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         journal_blueprint,
         passwords_blueprint,
         passwords_api_blueprint,
-        websocket_blueprint(
-            services.hub,
-            LiveViewers(services.database, services.session_policy),
-            settings.allowed_origins,
-        ),
+        websocket_blueprint(services.hub, settings.allowed_origins),
     ):
         app.register_blueprint(blueprint)
     app.jinja_env.globals["card"] = services.cards.card
@@ -109,27 +108,37 @@ def build_services(app: Quart, settings: Settings) -> Services:
     broker = make_broker(settings.redis_url, settings.redis_prefix)
     database = Database(settings.database_url, announce=live.announcer(broker))
     cards = EntryCards(app.jinja_env, app.url_map)
+    session_policy = SessionPolicy(
+        remember_for=timedelta(days=settings.remember_days),
+        idle_timeout=timedelta(hours=settings.session_idle_hours),
+    )
     return Services(
         settings=settings,
         database=database,
         hashing=PasswordHashing(
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         ),
-        session_policy=SessionPolicy(
-            remember_for=timedelta(days=settings.remember_days),
-            idle_timeout=timedelta(hours=settings.session_idle_hours),
-        ),
+        session_policy=session_policy,
         rate_limits=RateLimits.from_settings(settings),
         cards=cards,
         renderer=MarkdownRenderer(),
         broker=broker,
-        hub=Hub(database, broker, live_cards(database, cards), settings.live_queue_size),
+        hub=Hub(
+            database,
+            broker,
+            live_cards(database, cards),
+            settings.live_queue_size,
+            LiveViewers(database, session_policy),
+            SocketSlots(settings.live_max_sockets, settings.live_max_sockets_per_address),
+            settings.live_session_check_seconds,
+        ),
     )
 
 
 async def _serving(services: Services) -> AsyncGenerator[None, None]:
     """While the app serves: its services opened in order, and closed in reverse."""
     tune_garbage_collector()
+    release.install()  # closed connections freed at once, not at a rare full collection
     async with contextlib.AsyncExitStack() as opened:
         await services.database.open()
         opened.push_async_callback(services.database.close)

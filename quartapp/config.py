@@ -77,6 +77,16 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     events_retention_days: int = 7
     live_queue_size: int = 256
+    # Live websockets one worker holds: from one client address (IPv6: its /64), and in all.
+    # 10,000 in all: at ~42 KiB a socket that is ~420 MiB, and a fan-out to that many
+    # takes about twice the 0.1-0.25 s measured at 5,000 (docs/PERFORMANCE.md); past that,
+    # more workers serve better than a longer wait for every event.
+    live_max_sockets_per_address: int = 100
+    live_max_sockets: int = 10_000
+    # Seconds between checks that each open socket's login still exists (one query for
+    # all of a worker's sockets); a login that ended with no event (idle expiry) closes
+    # its sockets by then. At most 60: the promise is "at least every minute".
+    live_session_check_seconds: float = 30.0
     redis_url: str = ""
     # Namespaces this site's keys and channel, so several sites (or test runs) share a Redis.
     redis_prefix: str = "quartapp:"
@@ -169,6 +179,9 @@ def load_settings(
         ("ARGON2_PARALLELISM", "argon2_parallelism", 1, 2**24 - 1),
         ("EVENTS_RETENTION_DAYS", "events_retention_days", 1, 3650),
         ("LIVE_QUEUE_SIZE", "live_queue_size", 8, 100_000),
+        ("LIVE_MAX_SOCKETS_PER_ADDRESS", "live_max_sockets_per_address", 1, 1_000_000),
+        ("LIVE_MAX_SOCKETS", "live_max_sockets", 1, 1_000_000),
+        ("LIVE_SESSION_CHECK_SECONDS", "live_session_check_seconds", 1, 60),
         ("PROXY_TRUSTED_HOPS", "proxy_trusted_hops", 0, 10),
     ):
         if name in env:

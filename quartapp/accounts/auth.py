@@ -8,6 +8,7 @@ account deletion delete those rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import cast
 
 from quart import Quart
@@ -100,11 +101,11 @@ class LiveViewers:
         token = current_session_token()
         return Viewer(user.id, token) if user is not None and token is not None else None
 
-    async def still_signed_in(self, session_token: str) -> bool:
-        async with self._database.reader() as read:  # closed before _settle may write
-            found = await store.find_login(read, session_token)
-        user = await _settle(self._database, self._policy, session_token, found)
-        return user is not None
+    async def signed_in(self, session_tokens: Collection[str]) -> set[str]:
+        if not session_tokens:
+            return set()
+        async with self._database.reader() as read:
+            return await store.current_logins(read, session_tokens, self._policy, utcnow())
 
 
 def init_auth(app: Quart, policy: SessionPolicy, secure_cookies: bool) -> QuartAuth:

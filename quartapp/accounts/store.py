@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -174,6 +175,33 @@ async def find_login(session: AsyncSession, token: str) -> FoundLogin | None:
     """The login a session id names, and its user; None when it is unknown or revoked."""
     row = (await session.execute(_LOGIN_AND_USER, {"token_hash": hash_token(token)})).first()
     return None if row is None else FoundLogin(*row)
+
+
+# Logins looked up per query: a worker's default cap of sockets (LIVE_MAX_SOCKETS) in one,
+# under SQLite's (32,766) and asyncpg's (32,767) limits on bound parameters.
+LOGINS_PER_QUERY = 10_000
+
+
+async def current_logins(
+    session: AsyncSession, tokens: Collection[str], policy: SessionPolicy, now: datetime
+) -> set[str]:
+    """Those of these session ids whose login still exists and has not expired by ``now``.
+
+    Read only: for live sockets, which must not keep a login in use. One query for every
+    ``LOGINS_PER_QUERY`` of them.
+    """
+    by_hash = {hash_token(token): token for token in tokens}
+    hashes = list(by_hash)
+    current: set[str] = set()
+    for start in range(0, len(hashes), LOGINS_PER_QUERY):
+        chunk = hashes[start : start + LOGINS_PER_QUERY]
+        logins = await session.scalars(
+            select(LoginSession).where(LoginSession.token_hash.in_(chunk))
+        )
+        current.update(
+            by_hash[login.token_hash] for login in logins if not policy.is_expired(login, now)
+        )
+    return current
 
 
 async def mark_seen(session: AsyncSession, login_id: int, now: datetime) -> None:

@@ -21,6 +21,8 @@ once per process, so a deployment that loses the direct writes says why.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from typing import Any, Protocol
 
@@ -31,6 +33,8 @@ from hypercorn.typing import ASGISendCallable
 from wsproto.connection import ConnectionState
 
 logger = logging.getLogger(__name__)
+CUT_OFF_GRACE = 1.0  # seconds a cut-off peer gets to take what was written to it
+CUT_OFF_HOLD = 0.02  # seconds between checks that a cut-off socket is still not read
 _fallbacks_logged: set[str] = set()
 
 
@@ -42,6 +46,12 @@ class Transport(Protocol):
     def is_closing(self) -> bool: ...
 
     def get_write_buffer_size(self) -> int: ...
+
+    def is_reading(self) -> bool: ...
+
+    def pause_reading(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 class DirectWriter:
@@ -73,6 +83,32 @@ class DirectWriter:
 
     def write(self, frame: bytes) -> None:
         self._transport.write(frame)
+
+    def cut_off(self) -> None:
+        """End the connection: read no more of what the peer sends, then drop it after
+        ``CUT_OFF_GRACE`` seconds (hypercorn then sees the end and tells the app).
+
+        Not at once: a reset makes the peer's system throw away what it had received and
+        not yet read, the close frame (and its reason) too, and a peer that floods is
+        usually reading as well.
+        """
+        transport = self._transport
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CUT_OFF_GRACE
+
+        def hold() -> None:
+            # hypercorn's stream reader resumes reading once it has emptied its buffer.
+            if transport.is_closing():
+                return
+            if loop.time() >= deadline:
+                transport.abort()
+                return
+            if transport.is_reading():
+                transport.pause_reading()
+            # In an empty context: a timer keeps the one it was set in (tasks.timeout).
+            loop.call_later(CUT_OFF_HOLD, hold, context=contextvars.Context())
+
+        hold()
 
 
 def _stream(send: ASGISendCallable) -> WSStream | None:
@@ -111,12 +147,20 @@ def direct_writer(send: ASGISendCallable) -> DirectWriter | None:
         _log_fallback("the websocket is not on HTTP/1.1")
         return None
     server: Any = getattr(protocol.send, "__self__", None)
-    if type(server) is not TCPServer:
+    if not isinstance(server, TCPServer):  # or release.py's, which only adds to its end
         _log_fallback("the worker is not hypercorn's asyncio one")
         return None
-    transport = server.writer.transport
+    transport: Any = server.writer.transport  # typed as its write side; checked below
     if not all(
-        hasattr(transport, name) for name in ("write", "is_closing", "get_write_buffer_size")
+        hasattr(transport, name)
+        for name in (
+            "write",
+            "is_closing",
+            "get_write_buffer_size",
+            "is_reading",
+            "pause_reading",
+            "abort",
+        )
     ):
         _log_fallback("the transport is not an asyncio one")
         return None

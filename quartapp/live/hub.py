@@ -4,6 +4,10 @@ The broker wakes it when events were committed (here or in another worker); it r
 from the table in seq order, so order and completeness come from the database. Each
 connection has a bounded mailbox; a connection that falls behind is closed with 1013 and
 resumes from its last seq, so it never slows the others.
+
+It also keeps its sockets to their logins: what an event shows its author is sent only
+once that socket's login is found current, and every ``session_check_seconds`` all its
+signed-in sockets are checked in one query; a socket whose login ended closes with 1008.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Protocol
 from quartapp.db import Database
 from quartapp.live import events
 from quartapp.live.broker import Broker
-from quartapp.live.mailbox import Close, Mailbox, Outgoing, Recheck
+from quartapp.live.limits import SocketSlots
+from quartapp.live.mailbox import Close, ForSignedIn, Mailbox, Outgoing, Recheck
 from quartapp.live.messages import Audiences, RenderCards, serialize
-from quartapp.live.protocol import GOING_AWAY, TRY_AGAIN_LATER
+from quartapp.live.protocol import GOING_AWAY, POLICY_VIOLATION, SESSION_ENDED, TRY_AGAIN_LATER
+from quartapp.live.viewers import Viewers
 from quartapp.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -57,6 +63,10 @@ class Connection:
         text = event.for_user(self.user_id)
         if text is None or self.closing:
             return
+        if self.session_token is not None and self.user_id == event.author_id:
+            # The author's own view, maybe of a private entry: checked first, by the sender.
+            self.offer(ForSignedIn(event.seq, text))
+            return
         writer = self.writer
         if writer is not None and self.queue.sender_waiting() and writer.ready():
             try:
@@ -85,25 +95,40 @@ class Connection:
 
 class Hub:
     def __init__(
-        self, database: Database, broker: Broker, render_cards: RenderCards, queue_size: int
+        self,
+        database: Database,
+        broker: Broker,
+        render_cards: RenderCards,
+        queue_size: int,
+        viewers: Viewers,
+        slots: SocketSlots,
+        session_check_seconds: float,
     ) -> None:
         self.database = database
         self.broker = broker
         self.render_cards = render_cards
         self.queue_size = queue_size
+        self.viewers = viewers
+        self.slots = slots
+        self.session_check_seconds = session_check_seconds
         self.connections: set[Connection] = set()
         self.last_seq = 0
         self.shutting_down = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._session_checks: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         async with self.database.reader() as session:
             self.last_seq = await events.newest_seq(session)
         await self.broker.start(self._wake.set)
         self._task = asyncio.create_task(self._follow(), name="live-hub")
+        self._session_checks = asyncio.create_task(
+            self._check_sessions_periodically(), name="live-session-checks"
+        )
 
     async def stop(self) -> None:
+        await cancel_and_wait(self._session_checks)
         await cancel_and_wait(self._task)
         await self.broker.stop()
 
@@ -122,6 +147,29 @@ class Hub:
         self.shutting_down = True
         for connection in list(self.connections):
             connection.close(GOING_AWAY, "server restarting")
+
+    async def check_sessions(self) -> None:
+        """Close every socket whose login ended: one query for all of this worker's."""
+        signed_in = [
+            (connection, token)
+            for connection in self.connections
+            if (token := connection.session_token) is not None and not connection.closing
+        ]
+        if not signed_in:
+            return
+        current = await self.viewers.signed_in({token for _, token in signed_in})
+        for connection, token in signed_in:
+            if token not in current:
+                connection.close(POLICY_VIOLATION, SESSION_ENDED)
+
+    async def _check_sessions_periodically(self) -> None:
+        # A login can end with no event to announce it (idle expiry deletes its row).
+        while True:
+            await asyncio.sleep(self.session_check_seconds)
+            try:
+                await self.check_sessions()
+            except Exception:  # a database hiccup must not end the checks for good
+                logger.exception("could not check the live sockets' logins; retrying")
 
     async def _follow(self) -> None:
         while True:

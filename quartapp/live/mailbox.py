@@ -20,7 +20,20 @@ class Recheck:
     """Put on a connection's queue when its user's login sessions changed."""
 
 
-Outgoing = tuple[int | None, str] | Close | Recheck  # (seq, text); seq None: not an event
+@dataclass(frozen=True, slots=True)
+class ForSignedIn:
+    """An event as its author sees it: sent only once the socket's login is found current.
+
+    A login can end with no event to say so (idle expiry), so what may be private is never
+    sent on the strength of an earlier check.
+    """
+
+    seq: int
+    text: str
+
+
+# (seq, text), seq None: not an event.
+Outgoing = tuple[int | None, str] | ForSignedIn | Close | Recheck
 
 
 class Mailbox:

@@ -1,4 +1,5 @@
-"""Real hypercorn processes on loopback, and clients for them: HTTP, websocket, Redis.
+"""Real hypercorn processes on loopback (or hypercorn in the test's process), and clients
+for them: HTTP, websocket, Redis.
 
 Each server is ``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each
 on its own listening socket) in its own process group, so stopping it also reaches the
@@ -27,6 +28,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from hypercorn.typing import ASGIFramework
 from redis import Redis
 from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection, connect
@@ -166,6 +170,31 @@ async def serving(
             print(f"----- {server.name} (exit {server.process.returncode}) -----\n{server.log()}")
 
 
+@asynccontextmanager
+async def served(app: ASGIFramework, **options: Any) -> AsyncIterator[int]:
+    """The app under hypercorn's asyncio worker on a loopback port, in this process."""
+    port = free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 1
+    for name, value in options.items():
+        setattr(config, name, value)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+
+
 def database_environment(database_url: str, instance_path: Path) -> dict[str, str]:
     """A server on the test's database (a SQLite file, or PostgreSQL when configured)."""
     return {"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance_path)}
@@ -239,9 +268,19 @@ class Browser:
         )
         assert status == 303, page
 
-    async def post_entry(self, body: str) -> int:
+    async def login(self, username: str) -> None:
+        status, _, page = await self.post_form(
+            "/login", {"username": username, "password": PASSWORD}, token_from="/login"
+        )
+        assert status == 303, page
+
+    def cookie_header(self) -> dict[str, str]:
+        """The browser's cookies, for a websocket handshake of its own."""
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    async def post_entry(self, body: str, visibility: str = "public") -> int:
         status, headers, page = await self.post_form(
-            "/entries", {"title": "", "body": body, "visibility": "public"}, token_from="/"
+            "/entries", {"title": "", "body": body, "visibility": visibility}, token_from="/"
         )
         assert status == 303, page
         return int(headers["location"].rsplit("/", 1)[1])
@@ -263,11 +302,15 @@ class Browser:
 
 
 @asynccontextmanager
-async def live(server: Server, since: int = 0) -> AsyncIterator[ClientConnection]:
-    """A visitor on ``/ws``, subscribed: the pong proves the server is past the replay."""
+async def live(
+    server: Server, since: int = 0, browser: Browser | None = None
+) -> AsyncIterator[ClientConnection]:
+    """A visitor (or ``browser``'s user) on ``/ws``, subscribed: the pong proves the server
+    is past the replay."""
     async with connect(
         f"ws://127.0.0.1:{server.port}/ws",
         origin=Origin(server.origin),
+        additional_headers=browser.cookie_header() if browser is not None else None,
         open_timeout=5,
         close_timeout=2,
         proxy=None,

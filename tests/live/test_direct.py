@@ -16,9 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-from hypercorn.typing import ASGIFramework
 from quart import Quart
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
@@ -33,7 +30,7 @@ from quartapp.live.mailbox import Mailbox
 from quartapp.live.messages import Audiences, text_frame
 from quartapp.services import services_of
 from tests.helpers import AuthActions
-from tests.live.servers import free_port
+from tests.live.servers import served
 
 
 @pytest.mark.parametrize(
@@ -50,31 +47,6 @@ def test_a_frame_is_what_wsproto_would_have_sent() -> None:
     server_side = FrameProtocol(client=False, extensions=[])
     for text in ["", "hello", "ü" * 100, "x" * 125, "x" * 126, "y" * 65535, "y" * 65536]:
         assert text_frame(text) == server_side.send_data(text, fin=True)
-
-
-@contextlib.asynccontextmanager
-async def served(app: ASGIFramework, **options: Any) -> AsyncIterator[int]:
-    """The app under hypercorn's asyncio worker on a loopback port, in this process."""
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 1
-    for name, value in options.items():
-        setattr(config, name, value)
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            await asyncio.sleep(0.05)
-        yield port
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
 
 
 def origin(port: int) -> Origin:

@@ -15,7 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.live.test_direct import next_message, origin, reader, served
+from tests.live.servers import served
+from tests.live.test_direct import next_message, origin, reader
 
 NESTED = {
     "arrays": "[" * 2000 + "]" * 2000,
