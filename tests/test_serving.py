@@ -144,3 +144,18 @@ def test_an_address_another_server_listens_on_is_refused() -> None:
         host, port = other.getsockname()
         with pytest.raises(AddressInUseError, match=f"{host}:{port} is in use"):
             worker_sockets(config_for([f"{host}:{port}"], 2))
+
+
+def test_tls_sockets_are_each_workers_own_too() -> None:
+    """With a certificate the binds are hypercorn's secure sockets (the files are read
+    only by the workers, when they make their TLS context)."""
+    config = load_config(
+        ServeOptions(
+            TOML, binds=("127.0.0.1:0",), workers=2, certfile="cert.pem", keyfile="key.pem"
+        )
+    )
+    with sockets_of(config) as sets:
+        assert [len(sockets.insecure_sockets) for sockets in sets] == [0, 0]
+        first, second = (sockets.secure_sockets[0] for sockets in sets)
+        assert first.fileno() != second.fileno()
+        assert first.getsockname() == second.getsockname()
