@@ -7,7 +7,10 @@ connection a client opened at once (wrk's 16, a proxy's keep-alive pool) and the
 stayed idle. Here the master binds, for each worker, a socket of its own on the same
 address with ``SO_REUSEPORT`` (which hypercorn sets when it runs more than one worker):
 the kernel hashes each new connection to one of the listening sockets, so the workers get
-their shares whoever is awake first.
+their shares whoever is awake first. Each connection's worker is a matter of chance,
+independent of the others: 16 all on one of two workers is 1 in 32,768, but 4 is 1 in 8.
+``SO_REUSEPORT`` would also let a second server of the same user bind beside this one and
+take half its connections: the master refuses an address where something already listens.
 
 Everything else is hypercorn's master as it is: the same worker functions, signals
 (SIGTERM/SIGINT stop, SIGHUP restarts the workers), reloader, exit status. The master
