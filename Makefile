@@ -48,7 +48,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed $(REQ)/dev.txt
 
 run: install
 	$(BIN)/python -m quartapp db upgrade
-	$(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) 'quartapp:create_app()'
+	$(BIN)/python -m quartapp serve --config hypercorn.toml --bind $(HOST):$(PORT) 'quartapp:create_app()'
 
 lint: install-dev
 	$(BIN)/ruff check quartapp tests alembic bench

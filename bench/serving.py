@@ -23,7 +23,14 @@ from typing import Any
 import variants
 
 ROOT = Path(__file__).resolve().parent.parent
-HYPERCORN = ROOT / ".venv" / "bin" / "hypercorn"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+# How the site is started: "serve" as deployed (each worker on its own listening socket,
+# quartapp/serving.py); "hypercorn" is hypercorn's own master, whose workers share one
+# socket, for comparison (bench/balance.py).
+LAUNCHERS = {
+    "serve": [str(PYTHON), "-m", "quartapp", "serve"],
+    "hypercorn": [str(ROOT / ".venv" / "bin" / "hypercorn")],
+}
 CONFIG = ROOT / "hypercorn.toml"
 START_TIMEOUT = 60.0  # seconds for /healthz to answer (and every worker to be patched)
 STOP_TIMEOUT = 20.0  # seconds after SIGINT before the server is killed
@@ -71,8 +78,8 @@ class Server:
         return [self.pid, *self.workers()]
 
     def connections_by_pid(self) -> Counter[int]:
-        """Established connections on the server's port, by the pid that holds them:
-        hypercorn's workers share one listening socket, and one can take most of them."""
+        """Established connections on the server's port, by the pid that holds them: with
+        one listening socket shared by the workers, one could take most of them."""
         listing = subprocess.run(
             ["ss", "-Htnp", "state", "established", f"( sport = :{self.port} )"],
             capture_output=True, text=True, check=True, timeout=10,
@@ -154,19 +161,21 @@ def hypercorn(
     workers: int,
     options: Sequence[str] = (),
     without: variants.Variant = (),
+    launcher: str = "serve",
 ) -> Iterator[Server]:
-    """``hypercorn --config hypercorn.toml`` on a free loopback port, until healthy; its
-    output goes to a log in ``work``. ``without`` names reaches into private code the app
-    is served without (``variants.py``); every worker must say it replaced them. Stopped
-    with SIGINT (killed if it lingers), in a process group of its own so nothing outlives
-    it."""
+    """``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each on
+    its own listening socket; or another of LAUNCHERS) on a free loopback port, until
+    healthy; its output goes to a log in ``work``. ``without`` names reaches into private
+    code the app is served without (``variants.py``); every worker must say it replaced
+    them. Stopped with SIGINT (killed if it lingers), in a process group of its own so
+    nothing outlives it."""
     port = free_port()
     log = work / f"server-{port}.log"
     env = {name: value for name, value in env.items() if name != variants.VARIABLE}
     if without:
         env[variants.VARIABLE] = ",".join(without)
     command = [
-        str(HYPERCORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
+        *LAUNCHERS[launcher], "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), *options,
         variants.APP if without else "quartapp:create_app()",
     ]  # fmt: skip

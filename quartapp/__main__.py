@@ -1,4 +1,9 @@
-"""Commands: ``python -m quartapp db upgrade`` and ``python -m quartapp create-user``."""
+"""Commands: ``python -m quartapp db upgrade``, ``create-user`` and ``serve``.
+
+``serve``'s workers are spawned processes, and each imports this module again (as
+``__mp_main__``): what only the other commands need is imported inside them, so that a
+worker does not carry Alembic (about 10 MB).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,39 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
-
-from alembic import command
-from werkzeug.datastructures import MultiDict
+from pathlib import Path
 
 from quartapp.config import ConfigError, load_settings
-from quartapp.migrations import alembic_config
+from quartapp.serving import (
+    APPLICATION,
+    WORKER_CLASSES,
+    AddressInUseError,
+    ServeOptions,
+    load_config,
+    serve,
+)
 
 
 def db_upgrade(revision: str) -> None:
+    from alembic import command
+
+    from quartapp.migrations import alembic_config
+
     command.upgrade(alembic_config(load_settings().database_url), revision)
 
 
 def db_downgrade(revision: str) -> None:
+    from alembic import command
+
+    from quartapp.migrations import alembic_config
+
     command.downgrade(alembic_config(load_settings().database_url), revision)
 
 
 async def create_user(username: str, email: str, password: str) -> str:
     """Validate like the register form, then store; returns an error message or ''."""
+    from werkzeug.datastructures import MultiDict
+
     from quartapp.accounts import store
     from quartapp.accounts.forms import RegisterForm
     from quartapp.accounts.hashing import PasswordHashing
@@ -61,6 +81,56 @@ async def create_user(username: str, email: str, password: str) -> str:
     return ""
 
 
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the site under hypercorn, each worker on a listening socket of its own",
+        description="hypercorn's settings come from its TOML file; these options win over it.",
+    )
+    serve.add_argument("application", nargs="?", default=APPLICATION)
+    serve.add_argument("-c", "--config", default="hypercorn.toml", help="hypercorn's TOML file")
+    serve.add_argument(
+        "-b", "--bind", action="append", default=[], help="host:port (repeatable), unix:PATH"
+    )
+    serve.add_argument("-w", "--workers", type=_worker_count)
+    serve.add_argument("-k", "--worker-class", choices=WORKER_CLASSES)
+    serve.add_argument("--certfile")
+    serve.add_argument("--keyfile")
+    serve.add_argument("--access-logfile", help="'-' for standard output")
+
+
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return count
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config_path = Path(args.config)
+    if not config_path.is_file():
+        print(f"error: no hypercorn configuration file at {config_path}", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        config_path=config_path,
+        application=args.application,
+        binds=tuple(args.bind),
+        workers=args.workers,
+        worker_class=args.worker_class,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        access_logfile=args.access_logfile,
+    )
+    try:
+        return serve(load_config(options))
+    except AddressInUseError as error:
+        print(f"error: {error.strerror}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quartapp")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,8 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     new_user = commands.add_parser("create-user", help="add a user; asks for the password")
     new_user.add_argument("username")
     new_user.add_argument("email")
+    _add_serve(commands)
     args = parser.parse_args(argv)
 
+    if args.command == "serve":
+        return _serve(args)
     try:
         if args.command == "db":
             if args.db_command == "upgrade":

@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: a real hypercorn process and a headless Chromium.
 
-The server runs ``hypercorn --config hypercorn.toml`` on 127.0.0.1 and a free port, on the
-test's own copy of the Alembic-migrated database (SQLite, or PostgreSQL when configured);
+The server runs ``python -m quartapp serve --config hypercorn.toml`` (hypercorn) on
+127.0.0.1 and a free port, on the test's own copy of the Alembic-migrated database (SQLite,
+or PostgreSQL when configured);
 it can be killed and started again on the same port and database. The browser is Debian's
 Chromium driven by Playwright's sync API (never a downloaded browser). Without either, the
 tests are skipped with the reason; with ``CI`` set they fail instead, so a CI run cannot
@@ -62,11 +63,6 @@ def free_port() -> int:
         return port
 
 
-def hypercorn_command() -> Path:
-    beside_python = Path(sys.executable).parent / "hypercorn"
-    return beside_python if beside_python.exists() else PROJECT_ROOT / ".venv" / "bin" / "hypercorn"
-
-
 class Server:
     """One hypercorn process (and its worker) in a session of its own, so that it can be
     killed whole; ``start`` again serves the same database on the same port."""
@@ -84,7 +80,10 @@ class Server:
     def start(self) -> None:
         assert self.process is None, "already running"
         command = [
-            str(hypercorn_command()),
+            sys.executable,
+            "-m",
+            "quartapp",
+            "serve",
             "--config",
             "hypercorn.toml",
             "--bind",

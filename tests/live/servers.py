@@ -1,8 +1,9 @@
 """Real hypercorn processes on loopback (or hypercorn in the test's process), and clients
 for them: HTTP, websocket, Redis.
 
-Each server is ``hypercorn --config hypercorn.toml`` in its own process group, so stopping
-it also reaches the worker hypercorn spawns. Its output goes to a file under ``tmp_path``,
+Each server is ``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each
+on its own listening socket) in its own process group, so stopping it also reaches the
+workers it spawns. Its output goes to a file under ``tmp_path``,
 printed once it stopped: pytest shows that output when the test failed.
 """
 
@@ -119,16 +120,19 @@ def start(
     tmp_path: Path,
     environment: Mapping[str, str],
     hypercorn_options: Sequence[str] = (),
+    port: int | None = None,
 ) -> Server:
-    """``hypercorn --config hypercorn.toml`` on a free port, with these options added."""
-    port = free_port()
+    """``python -m quartapp serve --config hypercorn.toml`` on ``port`` (a free one if not
+    given), with these options added."""
+    port = port or free_port()
     log_path = tmp_path / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [
                 sys.executable,
                 "-m",
-                "hypercorn",
+                "quartapp",
+                "serve",
                 "--config",
                 str(HYPERCORN_CONFIG),
                 "--bind",

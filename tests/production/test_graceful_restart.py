@@ -137,10 +137,10 @@ class HeldPost:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, database: ScratchDatabase) -> AsyncIterator[Server]:
+async def running(tmp_path: Path, database: ScratchDatabase, workers: int) -> AsyncIterator[Server]:
     """A server that the test signals itself; killed afterwards whatever happened."""
     environment = {"DATABASE_URL": database.url, "INSTANCE_PATH": str(tmp_path / "instance")}
-    server = start("server", tmp_path, environment)
+    server = start("server", tmp_path, environment, ["--workers", str(workers)])
     try:
         await asyncio.to_thread(server.wait_ready)
         yield server
@@ -179,6 +179,8 @@ def send_sigterm(server: Server, target: str) -> None:
 
 
 @pytest.mark.usefixtures("enough_threads")
+# Two workers: each has its own listening socket (quartapp/serving.py).
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
 @pytest.mark.parametrize(
     "target",
     [
@@ -187,9 +189,12 @@ def send_sigterm(server: Server, target: str) -> None:
     ],
 )
 async def test_sigterm_under_traffic_finishes_requests_and_exits_in_time(
-    tmp_path: Path, target: str
+    tmp_path: Path, target: str, workers: int
 ) -> None:
-    async with provisioned("sqlite", tmp_path) as database, running(tmp_path, database) as server:
+    async with (
+        provisioned("sqlite", tmp_path) as database,
+        running(tmp_path, database, workers) as server,
+    ):
         holder, *writers = [Browser(server.port) for _ in range(1 + WRITERS)]
         await asyncio.gather(
             *(browser.register(f"writer{n}") for n, browser in enumerate([holder, *writers]))
