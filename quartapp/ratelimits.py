@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -40,19 +40,29 @@ _LIMIT_ATTRIBUTE = "quartapp_rate_limit"  # set on a view by ``rate_limited``
 _REFUSAL_KEY = "quartapp_rate_limit_refusal"  # in ``g``: this request's ``Refusal``
 View = TypeVar("View", bound=Callable[..., Any])
 
-# KEYS[1]: the key; ARGV: emission interval and tolerance, in microseconds. Returns -1 when
-# allowed (and counted), else the microseconds to wait. Keys expire once they are spent.
+# KEYS: the keys a request counts under; ARGV: emission interval and tolerance, in
+# microseconds. Allowed only if every key allows it, and then counted under every key;
+# returns -1, else the microseconds to wait (a refused request counts nowhere). Keys
+# expire once they are spent.
 GCRA_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-if tat - now > tolerance then return tat - tolerance - now end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat),
-           'PX', math.ceil((new_tat - now) / 1000) + 1000)
+local tats = {}
+local wait = -1
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key)) or now
+  if tat < now then tat = now end
+  if tat - now > tolerance then wait = math.max(wait, tat - tolerance - now) end
+  tats[i] = tat
+end
+if wait >= 0 then return wait end
+for i, key in ipairs(KEYS) do
+  local new_tat = tats[i] + interval
+  redis.call('SET', key, string.format('%.0f', new_tat),
+             'PX', math.ceil((new_tat - now) / 1000) + 1000)
+end
 return -1
 """
 
@@ -69,8 +79,9 @@ class LimitStore(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def hit(self, key: str, spec: RateLimitSpec) -> float | None:
-        """Count one request; None when it is allowed, else the seconds to wait."""
+    async def hit(self, keys: Sequence[str], spec: RateLimitSpec) -> float | None:
+        """Count one request under every key if each allows it: None; else the seconds
+        to wait, and nothing counted (so one key cannot spend another's budget)."""
 
 
 class MemoryLimitStore:
@@ -85,15 +96,17 @@ class MemoryLimitStore:
     async def stop(self) -> None:
         self._tats.clear()
 
-    async def hit(self, key: str, spec: RateLimitSpec) -> float | None:
+    async def hit(self, keys: Sequence[str], spec: RateLimitSpec) -> float | None:
         now = time.monotonic_ns() // 1000
         interval, tolerance = interval_and_tolerance(spec)
-        tat = max(self._tats.get(key, now), now)
-        if tat - now > tolerance:
-            return (tat - tolerance - now) / MICROSECONDS
+        tats = [max(self._tats.get(key, now), now) for key in keys]
+        wait = max((tat - tolerance - now for tat in tats), default=0)
+        if wait > 0:
+            return wait / MICROSECONDS
         if len(self._tats) >= MEMORY_KEYS_BEFORE_SWEEP:
             self._sweep(now)
-        self._tats[key] = tat + interval
+        for key, tat in zip(keys, tats, strict=True):
+            self._tats[key] = tat + interval
         return None
 
     def _sweep(self, now: int) -> None:
@@ -119,10 +132,12 @@ class RedisLimitStore:
             await self._redis.aclose()
             self._redis = None
 
-    async def hit(self, key: str, spec: RateLimitSpec) -> float | None:
+    async def hit(self, keys: Sequence[str], spec: RateLimitSpec) -> float | None:
         interval, tolerance = interval_and_tolerance(spec)
         try:
-            wait = await self._script(keys=[self.prefix + key], args=[interval, tolerance])
+            wait = await self._script(
+                keys=[self.prefix + key for key in keys], args=[interval, tolerance]
+            )
         except (RedisError, OSError) as error:
             logger.warning(
                 "rate limits not applied: Redis did not answer (%s)", type(error).__name__
@@ -199,9 +214,8 @@ class RateLimits:
         return cls(store, settings.rate_limits_enabled, specs, name_key)
 
     async def hit(self, spec: RateLimitSpec, keys: list[str]) -> float | None:
-        """Count one request under every key; the longest wait if any refuses it."""
-        waits = [wait for key in keys if (wait := await self.store.hit(key, spec)) is not None]
-        return max(waits, default=None)
+        """Count one request under every key: None if allowed, else the seconds to wait."""
+        return await self.store.hit(keys, spec)
 
 
 def rate_limited(
