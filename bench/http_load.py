@@ -50,7 +50,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import variants
-from serving import Server, cpu_seconds, hypercorn, migrate
+from serving import Server, cpu_seconds, hypercorn, hypercorn_setting, migrate
 from sqlalchemy import insert
 
 from quartapp.accounts.hashing import PasswordHashing
@@ -485,6 +485,16 @@ def machine() -> str:
     )
 
 
+def configuration(worker_class: str | None) -> str:
+    """What the servers run: the start command and hypercorn.toml's settings that matter."""
+    chosen = worker_class or hypercorn_setting("worker_class")
+    origin = "--worker-class" if worker_class else "hypercorn.toml"
+    return (
+        f"python -m quartapp serve --config hypercorn.toml, worker class {chosen} "
+        f"(from {origin}), keep-alive {hypercorn_setting('keep_alive_timeout')} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -514,6 +524,7 @@ def main() -> None:
         for place in places[1:]:
             copy_database(places[0], place)
         print(f"# {machine()}")
+        print(f"# served as deployed: {configuration(args.worker_class)}")
         print(f"# wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, "
               f"median of {args.runs} runs", flush=True)  # fmt: skip
         print(variants.table_head(compared, PAGE_COLUMNS), flush=True)
