@@ -101,6 +101,7 @@ OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 RECEIVE_BUFFER = 16384
 CONNECT_CONCURRENCY = 100
+PER_ADDRESS = 100  # clients a source address (the server's default cap)
 
 
 def client_frame(opcode: int, payload: bytes) -> bytes:
@@ -145,10 +146,14 @@ class LeanClient(asyncio.BufferedProtocol):
         self.open = False
 
     @classmethod
-    async def connect(cls, port: int, since: int, compression: bool) -> LeanClient:
+    async def connect(
+        cls, port: int, since: int, compression: bool, source: str = "127.0.0.1"
+    ) -> LeanClient:
         """A client whose handshake succeeded (it has sent its ``since``)."""
         client = cls(port, since, compression)
-        await asyncio.get_running_loop().create_connection(lambda: client, "127.0.0.1", port)
+        await asyncio.get_running_loop().create_connection(
+            lambda: client, "127.0.0.1", port, local_addr=(source, 0)
+        )
         await asyncio.wait_for(client.upgraded, 60)
         return client
 
@@ -252,12 +257,23 @@ class LeanClient(asyncio.BufferedProtocol):
             self.transport.write(client_frame(opcode, payload))
 
 
-async def connect_clients(port: int, count: int, since: int, compression: bool) -> list[LeanClient]:
-    """``count`` clients, ``CONNECT_CONCURRENCY`` handshakes at a time."""
+def source_address(index: int) -> str:
+    """The loopback address client number ``index`` connects from: ``PER_ADDRESS`` clients
+    each, as many users behind their own addresses (the server allows 100 sockets an
+    address, LIVE_MAX_SOCKETS_PER_ADDRESS)."""
+    block = index // PER_ADDRESS
+    return f"127.1.{block // 250}.{block % 250 + 1}"
+
+
+async def connect_clients(
+    port: int, count: int, since: int, compression: bool, first: int = 0
+) -> list[LeanClient]:
+    """``count`` clients (numbered from ``first``, for their source addresses),
+    ``CONNECT_CONCURRENCY`` handshakes at a time."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-    async def one() -> LeanClient:
+    async def one(index: int) -> LeanClient:
         async with gate:
-            return await LeanClient.connect(port, since, compression)
+            return await LeanClient.connect(port, since, compression, source_address(index))
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+    return list(await asyncio.gather(*(one(first + n) for n in range(count))))

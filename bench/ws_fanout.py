@@ -14,6 +14,10 @@ library's per-message cost would be measured as the server's latency.
     .venv/bin/python bench/ws_fanout.py                       # 1,000 / 5,000 / 10,000
     .venv/bin/python bench/ws_fanout.py --clients 1000 --workers 2 --redis redis://127.0.0.1:6379/0
     .venv/bin/python bench/ws_fanout.py --clients 5000 --compression off --profile /tmp/ws.txt
+    .venv/bin/python bench/ws_fanout.py --clients 5000 --compression off \
+        --client websockets --client-processes 2    # as an outside user's clients would
+
+Clients connect from 127.1.x.y, 100 an address, as the server allows 100 sockets an address.
 
 ``--without`` serves the app without some of its reaches into private code, ``--compare``
 alternates run by run between the app as is and without them (bench/variants.py):
@@ -26,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import json
 import multiprocessing
 import os
 import re
@@ -40,8 +46,11 @@ from pathlib import Path
 from typing import Any
 
 import variants
-from live_bench import Writer, connect_clients, server
+from live_bench import CONNECT_CONCURRENCY, Writer, connect_clients, server, source_address
 from serving import Server, cpu_seconds
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 POSTS = 3
 
@@ -56,9 +65,74 @@ def rss_kib(target: Server) -> int:
     return total
 
 
-async def _clients(port: int, count: int, compression: bool, since: int, pipe: Connection) -> None:
+class LibraryClient:
+    """An outside user's client: the ``websockets`` library, one task reading each socket,
+    every message parsed as JSON, as a page's script would."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self.arrivals: list[tuple[int, float]] = []  # (seq, time) of "created" messages
+        self.reader = asyncio.create_task(self._read())
+
+    @property
+    def deflated(self) -> bool:
+        return bool(self.socket.protocol.extensions)
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.socket:
+                now = time.time()
+                message = json.loads(text)
+                if message.get("type") == "created":
+                    self.arrivals.append((message["seq"], now))
+
+    @classmethod
+    async def connect(cls, port: int, since: int, compression: bool, source: str) -> LibraryClient:
+        """A subscribed client: it sent its ``since``, and the pong says the replay is done."""
+        socket = await connect(
+            f"ws://127.0.0.1:{port}/ws",
+            origin=Origin(f"http://127.0.0.1:{port}"),
+            compression="deflate" if compression else None,
+            local_addr=(source, 0),
+            open_timeout=60,
+            ping_interval=None,
+            max_size=None,
+            proxy=None,
+        )
+        await socket.send(json.dumps({"since": since}))
+        await socket.send('{"type": "ping"}')
+        async with asyncio.timeout(60):
+            while json.loads(await socket.recv()).get("type") != "pong":
+                pass
+        return cls(socket)
+
+
+async def library_clients(
+    port: int, count: int, since: int, compression: bool, first: int
+) -> list[LibraryClient]:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(index: int) -> LibraryClient:
+        async with gate:
+            return await LibraryClient.connect(port, since, compression, source_address(index))
+
+    return list(await asyncio.gather(*(one(first + n) for n in range(count))))
+
+
+async def _clients(
+    port: int, count: int, compression: bool, since: int, first: int, kind: str, pipe: Connection
+) -> None:
     loop = asyncio.get_running_loop()
-    clients = await connect_clients(port, count, since, compression)
+    if kind == "websockets":
+        library = await library_clients(port, count, since, compression, first)
+        pipe.send("ready")
+        await loop.run_in_executor(None, pipe.recv)  # "report"
+        pipe.send(([c.arrivals for c in library], sum(c.deflated for c in library)))
+        for one in library:
+            one.reader.cancel()
+            one.socket.transport.abort()
+        return
+    clients = await connect_clients(port, count, since, compression, first)
     pipe.send("ready")
     await loop.run_in_executor(None, pipe.recv)  # "report"
     pipe.send(
@@ -69,8 +143,10 @@ async def _clients(port: int, count: int, compression: bool, since: int, pipe: C
             client.transport.close()
 
 
-def client_process(port: int, count: int, compression: bool, since: int, pipe: Connection) -> None:
-    asyncio.run(_clients(port, count, compression, since, pipe))
+def client_process(
+    port: int, count: int, compression: bool, since: int, first: int, kind: str, pipe: Connection
+) -> None:
+    asyncio.run(_clients(port, count, compression, since, first, kind, pipe))
 
 
 def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
@@ -91,6 +167,7 @@ def run(
     worker_class: str | None = None,
     client_processes: int | None = None,
     without: variants.Variant = (),
+    kind: str = "lean",
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
     try:
@@ -107,14 +184,16 @@ def run(
             pipes = []
             client_pids = []
             context = multiprocessing.get_context("spawn")
+            first = 0
             for index in range(processes):
                 share = clients // processes + (1 if index < clients % processes else 0)
                 parent, child = context.Pipe()
                 process = context.Process(
                     target=client_process,
-                    args=(port, share, compression, since, child),
+                    args=(port, share, compression, since, first, kind, child),
                     daemon=True,
                 )
+                first += share
                 process.start()
                 pipes.append(parent)
                 client_pids.append(process.pid or 0)
@@ -202,12 +281,21 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="record the server with py-spy while posting (raw format)"
     )
+    parser.add_argument(
+        "--client",
+        choices=["lean", "websockets"],
+        default="lean",
+        help="the clients: our lean one, or the websockets library as an outside user's",
+    )
     variants.add_options(parser)
     args = parser.parse_args()
     choices = {"off": [False], "on": [True], "both": [False, True]}
     modes = choices[args.compression]
     compared = variants.chosen(args)
-    print(f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run")
+    print(
+        f"# {os.cpu_count()} CPUs; server and clients on this machine; {POSTS} posts a run; "
+        f"{args.client} clients, 100 from each loopback address"
+    )
     print(variants.table_head(compared, COLUMNS))
     broker = "redis" if args.redis else "memory"
     for (round_, clients), compression in itertools.product(enumerate(args.clients), modes):
@@ -221,6 +309,7 @@ def main() -> None:
                 args.worker_class,
                 args.client_processes,
                 variant,
+                args.client,
             )
             row = [
                 f"{clients:,}",
