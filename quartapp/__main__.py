@@ -92,14 +92,17 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument(
         "-b", "--bind", action="append", default=[], help="host:port (repeatable), unix:PATH"
     )
-    serve.add_argument("-w", "--workers", type=_worker_count)
+    serve.add_argument("-w", "--workers", type=_at_least_one)
     serve.add_argument("-k", "--worker-class", choices=WORKER_CLASSES)
     serve.add_argument("--certfile")
     serve.add_argument("--keyfile")
     serve.add_argument("--access-logfile", help="'-' for standard output")
+    serve.add_argument(
+        "--backlog", type=_at_least_one, help="connections each listening socket queues"
+    )
 
 
-def _worker_count(text: str) -> int:
+def _at_least_one(text: str) -> int:
     try:
         count = int(text)
     except ValueError:
@@ -123,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         access_logfile=args.access_logfile,
+        backlog=args.backlog,
     )
     try:
         return serve(load_config(options))

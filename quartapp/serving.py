@@ -67,6 +67,7 @@ class ServeOptions:
     certfile: str | None = None
     keyfile: str | None = None
     access_logfile: str | None = None
+    backlog: int | None = None
 
 
 def load_config(options: ServeOptions) -> Config:
@@ -85,6 +86,8 @@ def load_config(options: ServeOptions) -> Config:
         config.keyfile = options.keyfile
     if options.access_logfile is not None:
         config.accesslog = options.access_logfile
+    if options.backlog is not None:
+        config.backlog = options.backlog
     return config
 
 

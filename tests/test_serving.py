@@ -49,6 +49,7 @@ def test_the_command_line_wins_over_the_file() -> None:
             certfile="/tls/cert.pem",
             keyfile="/tls/key.pem",
             access_logfile="-",
+            backlog=2048,
         )
     )
     assert config.application_path == APPLICATION
@@ -59,6 +60,7 @@ def test_the_command_line_wins_over_the_file() -> None:
         "/tls/key.pem",
         "-",
     )
+    assert config.backlog == 2048
     assert config.graceful_timeout == 10  # the rest from the file
 
 
@@ -67,12 +69,13 @@ def test_without_options_the_file_decides() -> None:
     assert (config.bind, config.workers, config.worker_class) == (["127.0.0.1:8000"], 1, "asyncio")
 
 
+@pytest.mark.parametrize("option", ["--workers", "--backlog"])
 @pytest.mark.parametrize("count", ["0", "-1", "two"])
-def test_a_worker_count_below_one_is_refused(
-    count: str, capsys: pytest.CaptureFixture[str]
+def test_a_count_below_one_is_refused(
+    option: str, count: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["serve", "--workers", count])
+        main(["serve", option, count])
     assert exit_.value.code == 2
     assert "must be a whole number of at least 1" in capsys.readouterr().err
 
