@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import os
 import platform
@@ -43,14 +42,21 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import variants
-from serving import Server, cpu_seconds, hypercorn, hypercorn_setting, migrate
+from serving import (
+    Server,
+    cookie_header,
+    cpu_seconds,
+    http_request,
+    hypercorn,
+    hypercorn_setting,
+    migrate,
+)
 from sqlalchemy import insert
 
 from quartapp.accounts.hashing import PasswordHashing
@@ -186,44 +192,14 @@ def server(
 # --- HTTP helpers for logging in -----------------------------------------------------------
 
 
-def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
-    found = {}
-    for header in response.headers.get_all("Set-Cookie") or []:
-        name, _, rest = header.partition("=")
-        found[name.strip()] = rest.split(";", 1)[0]
-    return found
-
-
-def _cookie_header(cookies: dict[str, str]) -> str:
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
-
-
-def _request(
-    port: int, method: str, path: str, cookies: dict[str, str], form: dict[str, str] | None = None
-) -> tuple[int, str, dict[str, str]]:
-    """One request on a new connection: status, body and the cookies it set."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Cookie": _cookie_header(cookies)} if cookies else {}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read().decode(), _cookies(response)
-    finally:
-        connection.close()
-
-
 def log_in(port: int, username: str) -> dict[str, str]:
     """Log in through the form, as a browser would; the cookies that say who we are."""
-    status, page, cookies = _request(port, "GET", "/login", {})
+    status, page, cookies = http_request(port, "GET", "/login", {})
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     if status != 200 or token is None:
         raise RuntimeError(f"GET /login answered {status}")
     fields = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
-    status, _, set_cookies = _request(port, "POST", "/login", cookies, fields)
+    status, _, set_cookies = http_request(port, "POST", "/login", cookies, fields)
     if status != 303:
         raise RuntimeError(f"POST /login answered {status}")
     cookies.update(set_cookies)
@@ -234,14 +210,14 @@ def settled_login_cookie(port: int) -> str:
     """The viewer's Cookie header, once the home page has put its CSRF token in it, so that
     wrk's requests are answered without a new Set-Cookie (as a browser's would be)."""
     cookies = log_in(port, VIEWER)
-    _, _, set_cookies = _request(port, "GET", "/", cookies)
+    _, _, set_cookies = http_request(port, "GET", "/", cookies)
     cookies.update(set_cookies)
-    status, page, set_again = _request(port, "GET", "/", cookies)
+    status, page, set_again = http_request(port, "GET", "/", cookies)
     if status != 200 or "Log out" not in page:
         raise RuntimeError("the bench viewer is not logged in")
     if set_again:
         raise RuntimeError(f"the session cookie keeps changing: {set_again}")
-    header = _cookie_header(cookies)
+    header = cookie_header(cookies)
     if not _SAFE_COOKIE.match(header):
         raise RuntimeError("unexpected characters in the cookie")
     return header

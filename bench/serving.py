@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,39 @@ class Server:
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout  # fmt: skip
         return Counter(int(pid) for pid in re.findall(r"pid=(\d+)", listing))
+
+
+# --- HTTP requests with cookies, for logging in through a form ---------------------------
+
+
+def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
+    found = {}
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        found[name.strip()] = rest.split(";", 1)[0]
+    return found
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def http_request(
+    port: int, method: str, path: str, cookies: dict[str, str], form: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    """One request on a new connection: status, body and the cookies it set."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie_header(cookies)} if cookies else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(), _cookies(response)
+    finally:
+        connection.close()
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
