@@ -130,13 +130,16 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_healthy(
+    port: int, process: subprocess.Popen[bytes], log: Path, path: str = "/healthz"
+) -> None:
+    """Until ``path`` answers 200 (the server's output is in the error if it never does)."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         with contextlib.suppress(OSError):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             try:
-                connection.request("GET", "/healthz")
+                connection.request("GET", path)
                 if connection.getresponse().status == 200:
                     return
             finally:
