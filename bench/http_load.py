@@ -23,6 +23,13 @@ at once, against the same without logins: the event loop must never stall.
 and alternates them run by run within every cell; the table has a row for each:
 
     .venv/bin/python bench/http_load.py --workers 2 --skip-logins --compare sqlite-trips
+
+``--anchor DIR`` also serves the Flask Mega-Tutorial's microblog from its checkout in DIR
+(bench/anchor.py; set up as docs/PERFORMANCE.md says) on a copy seeded alike, and measures
+its signed-in ``/explore`` against our signed-in home page, two workers each, their runs
+alternating; ``--anchor-only`` skips the other tables:
+
+    .venv/bin/python bench/http_load.py --anchor-only --anchor ../microblog
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -47,6 +55,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import anchor
 import variants
 from serving import (
     Server,
@@ -73,6 +82,7 @@ PASSWORD = "bench password 123"
 VIEWER = "writer001"
 BALANCE_ATTEMPTS = 5
 LOGINS_IN_FLIGHT = 16
+ANCHOR_WORKERS = 2  # both servers, side by side
 _RESULT_MARK = "BENCH_RESULT "
 _SAFE_COOKIE = re.compile(r"^[A-Za-z0-9_.=;\- ]+$")
 
@@ -443,6 +453,63 @@ def measure_workers(
     return lines
 
 
+def seed_anchor(microblog: anchor.Anchor, place: Path) -> str:
+    """microblog's database in ``place``, seeded like ours: the same usernames and password,
+    and as posts our entries' Markdown source, as plain text of the same length."""
+    rng = random.Random(5)  # noqa: S311 (sample text, not a secret)
+    posts = [entry_markdown(rng, n) for n in range(1, ENTRIES + 1)]
+    usernames = [f"writer{n:03}" for n in range(1, USERS + 1)]
+    place.mkdir()
+    return microblog.seed(place, usernames, PASSWORD, posts)
+
+
+def side_by_side(
+    place: Path, microblog: anchor.Anchor, anchor_place: Path, args: argparse.Namespace
+) -> None:
+    """Our signed-in home page and microblog's signed-in /explore, two workers each, both
+    servers up at once, their runs alternating (ours first in even rounds); a table with
+    every run, then the ratio of the medians."""
+    with (
+        server(ANCHOR_WORKERS, place, args.worker_class, args.without) as ours,
+        microblog.serve(anchor_place, ANCHOR_WORKERS) as theirs,
+    ):
+        sides = [
+            ("quartapp", ours, "/", wrk_script(place, settled_login_cookie(ours.port))),
+            ("microblog", theirs, anchor.PAGE,
+             wrk_script(anchor_place, anchor.log_in(theirs.port, VIEWER, PASSWORD))),
+        ]  # fmt: skip
+        for _, target, path, script in sides:
+            wrk(target, path, script, 2, args.connections, args.threads)  # warm-up
+        runs: list[list[Run]] = [[], []]
+        for round_ in range(args.runs):
+            for n in (0, 1) if round_ % 2 == 0 else (1, 0):
+                _, target, path, script = sides[n]
+                measure = balanced_run if n == 0 else wrk  # sync workers: a connection at a time
+                runs[n].append(
+                    measure(target, path, script, args.seconds, args.connections, args.threads)
+                )
+        print(f"\n# side by side, signed in, {ANCHOR_WORKERS} workers each, runs alternating; "
+              f"microblog {microblog.version()}: "
+              f"{shlex.join(microblog.command(theirs.port, ANCHOR_WORKERS))}")  # fmt: skip
+    print(variants.table_head([], ANCHOR_COLUMNS))
+    for (name, _, path, _), done in zip(sides, runs, strict=True):
+        cells = [
+            name, f"`{path}`", f"{statistics.median(r.requests_per_second for r in done):,.0f}",
+            ", ".join(f"{run.requests_per_second:,.0f}" for run in done),
+            ", ".join(f"{run.p99_ms:.0f}" for run in done),
+            f"{statistics.median(r.cpu_ms for r in done):.2f}",
+            str(sum(run.errors for run in done)),
+            ", ".join("+".join(map(str, run.connections)) for run in done),
+        ]  # fmt: skip
+        print(variants.table_row([], (), cells))
+    ours_rate, theirs_rate = (statistics.median(r.requests_per_second for r in d) for d in runs)
+    print(f"# ratio of the medians, quartapp / microblog: {ours_rate / theirs_rate:.1f}x")
+
+
+ANCHOR_COLUMNS = [
+    "server", "page", "req/s", "req/s, each run", "p99 ms, each run", "CPU ms/req", "errors",
+    "connections per worker, each run",
+]  # fmt: skip
 PAGE_COLUMNS = [
     "page", "viewer", "workers", "req/s", "req/s range", "p50 ms", "p99 ms", "CPU ms/req",
     "errors", "connections per worker, each run",
@@ -483,9 +550,24 @@ def main() -> None:
     )
     parser.add_argument("--skip-logins", action="store_true", help="skip the /healthz part")
     variants.add_options(parser)
+    parser.add_argument(
+        "--anchor", type=Path, metavar="DIR",
+        help="also measure the Flask Mega-Tutorial's microblog, checked out in DIR "
+        "(docs/PERFORMANCE.md), beside our signed-in home page",
+    )  # fmt: skip
+    parser.add_argument(
+        "--anchor-python", type=Path, metavar="PATH",
+        help="microblog's Python, with its requirements (default: DIR/venv/bin/python)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--anchor-only", action="store_true", help="only the side-by-side table (with --anchor)"
+    )
     args = parser.parse_args()
+    if (args.anchor_only or args.anchor_python) and not args.anchor:
+        parser.error("--anchor-only and --anchor-python need --anchor DIR")
     if not Path(WRK).exists():
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    microblog = anchor.Anchor.at(args.anchor, args.anchor_python) if args.anchor else None
     compared = variants.chosen(args)
     work = Path(tempfile.mkdtemp(prefix="http-load-"))
     places = [work / f"server-{n}" for n in range(len(compared))]  # one database a variant
@@ -499,14 +581,21 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         for place in places[1:]:
             copy_database(places[0], place)
+        if microblog:
+            started = time.perf_counter()
+            said = seed_anchor(microblog, work / "anchor")
+            print(f"# {said} in {time.perf_counter() - started:.1f} s")
         print(f"# {machine()}")
         print(f"# served as deployed: {configuration(args.worker_class)}")
         print(f"# wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, "
               f"median of {args.runs} runs", flush=True)  # fmt: skip
-        print(variants.table_head(compared, PAGE_COLUMNS), flush=True)
         login_lines = []
-        for workers in args.workers:
-            login_lines += measure_workers(workers, places, compared, args)
+        if not args.anchor_only:
+            print(variants.table_head(compared, PAGE_COLUMNS), flush=True)
+            for workers in args.workers:
+                login_lines += measure_workers(workers, places, compared, args)
+        if microblog:
+            side_by_side(places[0], microblog, work / "anchor", args)
         if login_lines:
             print(f"\n# /healthz (wrk -t1 -c2) alone, then while {LOGINS_IN_FLIGHT} logins hash")
             print(variants.table_head(compared, LOGIN_COLUMNS))
