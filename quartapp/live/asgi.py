@@ -77,7 +77,7 @@ def text_sender(send: ASGISendCallable) -> SendText:
     return send_text
 
 
-class InboundFrames(asyncio.Queue[str | bytes]):
+class InboundFrames:
     """A websocket's frames received and not yet read: a few, and never a wait for the server.
 
     Past ``max_frames`` or ``max_bytes`` unread, the client sent far more than the protocol
@@ -88,15 +88,30 @@ class InboundFrames(asyncio.Queue[str | bytes]):
     A queue that made the server wait when full would hold back the client by TCP, but
     deadlocks: hypercorn queues the disconnect through the same small queue, from inside
     the handler's own send when the peer is gone, and the handler is then not reading.
+
+    Quart only puts and gets, so this is not an ``asyncio.Queue``: that one's three deques
+    and event cost ~3 KiB a socket, idle; a list of at most ``max_frames`` and the
+    handler's waiting future, ~0.1 KiB.
     """
 
+    __slots__ = (
+        "_bytes", "_frames", "_waiter", "max_bytes", "max_frames", "on_overflow", "overflowed",
+    )  # fmt: skip
+
     def __init__(self, max_frames: int, max_bytes: int) -> None:
-        super().__init__()
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.on_overflow: Callable[[], None] | None = None
         self.overflowed = False
-        self._bytes = 0
+        self._bytes = 0  # of the frames queued (OVERFLOW not counted)
+        self._frames: list[str | bytes] = []  # a few at most: popping the first is cheap
+        self._waiter: asyncio.Future[None] | None = None
+
+    def qsize(self) -> int:
+        return len(self._frames)
+
+    def empty(self) -> bool:
+        return not self._frames
 
     async def put(self, item: str | bytes) -> None:
         self.put_nowait(item)
@@ -104,21 +119,34 @@ class InboundFrames(asyncio.Queue[str | bytes]):
     def put_nowait(self, item: str | bytes) -> None:
         if self.overflowed:
             return
-        if self.qsize() >= self.max_frames or self._bytes + len(item) > self.max_bytes:
+        if len(self._frames) >= self.max_frames or self._bytes + len(item) > self.max_bytes:
             self.overflowed = True
-            while not self.empty():
-                self.get_nowait()
-            super().put_nowait(OVERFLOW)
+            self._frames = [OVERFLOW]
+            self._bytes = 0
             if self.on_overflow is not None:
                 self.on_overflow()
-            return
-        self._bytes += len(item)
-        super().put_nowait(item)
+        else:
+            self._frames.append(item)
+            self._bytes += len(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def get_nowait(self) -> str | bytes:
-        item = super().get_nowait()
-        self._bytes -= len(item)
+        if not self._frames:
+            raise asyncio.QueueEmpty
+        item = self._frames.pop(0)
+        if item is not OVERFLOW:
+            self._bytes -= len(item)
         return item
+
+    async def get(self) -> str | bytes:
+        while not self._frames:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self.get_nowait()
 
 
 class BoundedWebsocketConnection(ASGIWebsocketConnection):
@@ -132,8 +160,10 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
 
     def __init__(self, app: Quart, scope: WebsocketScope) -> None:
         super().__init__(app, scope)
-        self.queue = InboundFrames(INBOUND_FRAMES, INBOUND_BYTES)
-        scope[INBOUND] = self.queue  # type: ignore[literal-required]
+        frames = InboundFrames(INBOUND_FRAMES, INBOUND_BYTES)
+        # Quart types it as an asyncio.Queue, and only awaits its put and get.
+        self.queue = frames  # type: ignore[assignment]
+        scope[INBOUND] = frames  # type: ignore[literal-required]
 
 
 def inbound_frames() -> InboundFrames | None:

@@ -26,6 +26,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from quartapp.live import routes
+from quartapp.live.asgi import InboundFrames
 from quartapp.live.hub import Hub
 from quartapp.live.protocol import OVERFLOW, PING_BURST, POLICY_VIOLATION, FrameBudget
 from quartapp.services import services_of
@@ -59,6 +60,44 @@ def test_the_budget_allows_a_burst_then_one_per_interval() -> None:
     clock.now += 60
     assert all(budget.spend() for _ in range(10))  # a quiet minute: a full burst again
     assert not budget.spend()
+
+
+async def test_inbound_frames_come_out_in_order_to_a_waiting_reader() -> None:
+    frames = InboundFrames(max_frames=4, max_bytes=100)
+    reader = asyncio.create_task(frames.get())
+    await asyncio.sleep(0)
+    await frames.put("first")
+    await frames.put(b"second")
+    assert await asyncio.wait_for(reader, 1) == "first"
+    assert await frames.get() == b"second"
+    assert frames.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        frames.get_nowait()
+
+
+async def test_a_cancelled_reader_leaves_the_inbound_frames_usable() -> None:
+    frames = InboundFrames(max_frames=4, max_bytes=100)
+    reader = asyncio.create_task(frames.get())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    await frames.put("after")
+    assert await asyncio.wait_for(frames.get(), 1) == "after"
+
+
+async def test_the_byte_budget_counts_only_frames_not_yet_read() -> None:
+    frames = InboundFrames(max_frames=100, max_bytes=10)
+    for _ in range(5):  # 30 bytes in all, never more than 10 unread
+        await frames.put("x" * 6)
+        assert frames.get_nowait() == "x" * 6
+    assert not frames.overflowed
+    await frames.put("x" * 6)
+    await frames.put("y" * 6)  # 12 unread: over
+    assert frames.overflowed
+    assert frames.get_nowait() is OVERFLOW
+    await frames.put("z")  # dropped unread, once over
+    assert frames.empty()
 
 
 async def test_frames_not_read_are_bounded_then_dropped_for_one_overflow_mark(

@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import gc
 import json
+import multiprocessing
 import socket
 import struct
 import time
 import tomllib
+import tracemalloc
 import weakref
 from asyncio import selector_events
 from collections import Counter
@@ -220,3 +222,71 @@ async def test_a_connection_that_ended_while_awake_ends_its_next_sleep_at_once()
     context = ConnectionContext(WorkerContext(None))
     context.end()
     await asyncio.wait_for(context.sleep(60), 1)
+
+
+# An idle live socket costs the worker ~44 KiB of resident memory at 5,000 sockets
+# (bench/ws_fanout.py, docs/PERFORMANCE.md), of which ~38 KiB are Python's own
+# allocations; an asyncio.Queue more a socket is ~3 KiB.
+IDLE_SOCKETS = 200
+PYTHON_KIB_PER_IDLE_SOCKET = 41
+
+
+def _hold_idle_sockets(port: int, count: int, ready: Any, done: Any) -> None:
+    """In a process of its own, so that its memory is not the server's: ``count``
+    subscribed sockets (the websockets library), held until ``done``."""
+
+    async def subscribed(stack: contextlib.AsyncExitStack, source: str) -> None:
+        client = await stack.enter_async_context(
+            connect(
+                f"ws://127.0.0.1:{port}/ws",
+                origin=Origin(f"http://127.0.0.1:{port}"),
+                open_timeout=20,
+                ping_interval=None,
+                proxy=None,
+                local_addr=(source, 0),
+            )
+        )
+        await client.send(json.dumps({"since": 0}))
+        await client.send('{"type": "ping"}')
+        while json.loads(await client.recv()).get("type") != "pong":
+            pass
+
+    async def hold() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            for start in range(0, count, BATCH):
+                source = f"127.0.0.{2 + start // BATCH}"
+                size = min(BATCH, count - start)
+                await asyncio.gather(*(subscribed(stack, source) for _ in range(size)))
+            ready.set()
+            await asyncio.get_running_loop().run_in_executor(None, done.wait, 60)
+
+    asyncio.run(hold())
+
+
+async def test_an_idle_live_socket_costs_the_worker_little_memory(make_app: Any) -> None:
+    app = make_app()
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Event(), context.Event()
+    async with served(app, **DEPLOYED) as port:
+        await asyncio.sleep(0.5)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            clients = context.Process(
+                target=_hold_idle_sockets, args=(port, IDLE_SOCKETS, ready, done), daemon=True
+            )
+            clients.start()
+            loop = asyncio.get_running_loop()
+            try:
+                assert await loop.run_in_executor(None, ready.wait, 60), "the clients hung"
+                assert len(services_of(app).hub.connections) == IDLE_SOCKETS
+                gc.collect()
+                per_socket = (tracemalloc.get_traced_memory()[0] - before) / IDLE_SOCKETS / 1024
+            finally:
+                done.set()
+                # Joined off the loop, which serves the clients' closing handshakes.
+                await loop.run_in_executor(None, clients.join, 30)
+        finally:
+            tracemalloc.stop()
+    assert per_socket <= PYTHON_KIB_PER_IDLE_SOCKET, f"{per_socket:.1f} KiB an idle socket"
