@@ -357,3 +357,30 @@ async def test_a_post_after_the_session_ended_leads_back_to_a_working_page(
     landing = await auth.client.get(response.headers["Location"])
     assert landing.status_code == 200, response.headers["Location"]
     await checked_page(landing)
+
+
+async def test_the_blank_compose_form_rendered_once_is_the_form_itself(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    """The home page's blank compose fields are rendered once per app (routes.py): they
+    are what the form renders, and a refused post's text never becomes them."""
+    await auth.register_and_login("alice")
+    first = await (await client.get("/")).get_data(as_text=True)
+    refused = await post_entry_form(client, {"title": "Kept title", "body": "", "visibility": "x"})
+    refused_page = await refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "Kept title" in refused_page
+    assert field_error(refused_page, "body")
+    again = await (await client.get("/")).get_data(as_text=True)
+    assert "Kept title" not in again
+    assert not field_error(again, "body")
+
+    async with app.test_request_context("/"):
+        from quart import render_template
+
+        from quartapp.journal.forms import EntryForm
+
+        fresh = await render_template("journal/_entry_fields.html", form=EntryForm())
+    for page in (first, again):
+        assert fresh.strip() in page
+        assert '<textarea aria-describedby="body-hint" id="body"' in page
