@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.database import TestDatabase
-from tests.live.servers import START_TIMEOUT, Server, database_environment, get, start
+from tests.live.servers import START_TIMEOUT, Browser, Server, database_environment, get, start
 
 WORKERS = 2
 ROUNDS = 10
@@ -212,3 +212,65 @@ async def test_connections_during_a_restart_of_the_workers_are_not_refused(
     assert outcomes["200"] >= 16, outcomes
     assert set(outcomes) <= {"200", "no answer"}, outcomes
     assert server.process.poll() is None
+
+
+async def _get_home(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], cookie: str
+) -> str:
+    """GET / on this keep-alive connection (the worker that holds it answers)."""
+    reader, writer = connection
+    writer.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    assert length is not None, head
+    return (await reader.readexactly(int(length.group(1)))).decode()
+
+
+async def test_a_logout_ends_the_session_in_every_worker_on_the_next_request(
+    server: Server,
+) -> None:
+    """Each worker answers signed-in pages of one login on connections it holds; after the
+    logout (on a connection of its own) the very next request on each is a visitor's."""
+    await asyncio.to_thread(server.wait_ready)
+    workers = await asyncio.to_thread(worker_pids, server)
+    browser = Browser(server.port)
+    await browser.register("alice")  # and signed in
+    cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    opened = []
+    try:
+        by_worker: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        for _ in range(40):  # each lands on a worker by chance: all 40 on one, 1 in 2**39
+            connection = await open_answered(server.port)
+            opened.append(connection)
+            local_port = connection[1].get_extra_info("sockname")[1]
+            held = await asyncio.to_thread(holders_of_peer, server.port, local_port)
+            by_worker.setdefault(held, connection)
+            if set(by_worker) == workers:
+                break
+        assert set(by_worker) == workers, f"connections on {set(by_worker)} of {workers}"
+        for connection in by_worker.values():
+            assert "Log out" in await _get_home(connection, cookie)
+        status, _, page = await browser.post_form("/logout", {}, token_from="/")
+        assert status == 303, page
+        for worker, connection in by_worker.items():
+            page = await _get_home(connection, cookie)
+            assert "Log out" not in page, f"worker {worker} still knew the login"
+            assert "Log in" in page
+    finally:
+        for _, writer in opened:
+            writer.close()
+
+
+def holders_of_peer(port: int, peer_port: int) -> int:
+    """The worker that holds the connection from our local ``peer_port`` to ``port``."""
+    listing = subprocess.run(  # noqa: S603 - a fixed command
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} and dport = :{peer_port} )"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    pids = {int(pid) for pid in USER_RE.findall(listing)}
+    assert len(pids) == 1, listing
+    return pids.pop()
