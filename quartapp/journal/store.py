@@ -142,6 +142,11 @@ async def visible_page(
     return Page(entries[:page_size], older, live_seq)
 
 
+async def newest_change(session: AsyncSession) -> int:
+    """The seq of the newest live event: every write to what a page lists records one."""
+    return await events.newest_seq(session)
+
+
 def _listed(row: Sequence[Any]) -> ListedEntry:
     *fields, username = row
     entry_id, author_id, title, body_html, visibility, created_at, updated_at = fields
