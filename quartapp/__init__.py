@@ -21,6 +21,7 @@ from quartapp.config import ConfigError, Settings, load_settings
 from quartapp.db import Database
 from quartapp.health import blueprint as health_blueprint
 from quartapp.journal.cards import EntryCards, live_cards
+from quartapp.journal.kept import KeptPages
 from quartapp.journal.render import MarkdownRenderer
 from quartapp.journal.routes import blueprint as journal_blueprint
 from quartapp.live import release
@@ -121,6 +122,7 @@ def build_services(app: Quart, settings: Settings) -> Services:
         session_policy=session_policy,
         rate_limits=RateLimits.from_settings(settings),
         cards=cards,
+        kept_pages=KeptPages(),
         renderer=MarkdownRenderer(),
         broker=broker,
         hub=Hub(

@@ -17,6 +17,7 @@ from quartapp.accounts.store import SessionPolicy
 from quartapp.config import Settings
 from quartapp.db import Database
 from quartapp.journal.cards import EntryCards
+from quartapp.journal.kept import KeptPages
 from quartapp.journal.render import MarkdownRenderer
 from quartapp.live.broker import Broker
 from quartapp.live.hub import Hub
@@ -33,6 +34,7 @@ class Services:
     session_policy: SessionPolicy
     rate_limits: RateLimits
     cards: EntryCards
+    kept_pages: KeptPages
     renderer: MarkdownRenderer
     broker: Broker
     hub: Hub

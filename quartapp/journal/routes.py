@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import cast
 
 from markupsafe import Markup
-from quart import Blueprint, Response, abort, current_app, flash, render_template, request
+from quart import Blueprint, Response, abort, flash, render_template, request
 from quart import session as cookie_session
 from quart_auth import login_required
 
@@ -15,6 +14,7 @@ from quartapp.accounts.auth import current_account, require_account
 from quartapp.forms import posted_form
 from quartapp.journal import store
 from quartapp.journal.forms import EntryForm
+from quartapp.journal.kept import VisitorHome
 from quartapp.journal.render import RenderFailed, RenderTimeout
 from quartapp.journal.store import EntryContent
 from quartapp.models import Entry, User
@@ -68,17 +68,14 @@ async def get_visible_entry(entry_id: int, *, check_author: bool = False) -> Ent
     return entry
 
 
-_BLANK_FIELDS = "journal.blank_compose_fields"  # in app.extensions
-
-
 async def _blank_compose_fields() -> Markup:
     """The fields of an untouched compose form, rendered once per app: WTForms' widgets
     were a tenth of a signed-in home page's time, and a blank form is the same for all."""
-    fields: Markup | None = current_app.extensions.get(_BLANK_FIELDS)
-    if fields is None:
+    kept = services().kept_pages
+    if kept.blank_compose_fields is None:
         html = await render_template("journal/_entry_fields.html", form=EntryForm())
-        fields = current_app.extensions[_BLANK_FIELDS] = Markup(html)  # noqa: S704 - autoescaped
-    return fields
+        kept.blank_compose_fields = Markup(html)  # noqa: S704 - autoescaped
+    return kept.blank_compose_fields
 
 
 async def _home_page(
@@ -101,15 +98,6 @@ async def _render_home(
     return html, page.live_seq
 
 
-@dataclass(frozen=True)
-class _VisitorHome:
-    live_seq: int  # the newest change the page includes
-    html: str
-
-
-_VISITOR_HOME = "journal.visitor_home"  # in app.extensions
-
-
 async def _visitor_home() -> str:
     """The newest entries as a visitor sees them, the same for every visitor.
 
@@ -119,11 +107,12 @@ async def _visitor_home() -> str:
     query instead of the page's, and no template (a third of a visitor's page). Checked on
     every request, in every worker, so a change shows at once wherever it was made.
     """
-    kept: _VisitorHome | None = current_app.extensions.get(_VISITOR_HOME)
-    if kept is not None and kept.live_seq == await store.newest_change(read_session()):
-        return kept.html
+    kept = services().kept_pages
+    home = kept.visitor_home
+    if home is not None and home.live_seq == await store.newest_change(read_session()):
+        return home.html
     html, live_seq = await _render_home(None, None, before=None)
-    current_app.extensions[_VISITOR_HOME] = _VisitorHome(live_seq, html)
+    kept.visitor_home = VisitorHome(live_seq, html)
     return html
 
 
