@@ -7,8 +7,9 @@ socket (quartapp/serving.py). ``--launchers serve hypercorn`` also starts it wit
 hypercorn's own master, whose workers share one socket (the old way), for comparison.
 Then ``wrk -t2 -cN -d10s`` on the home page, signed in and as a visitor, ``--runs`` times
 for each connection count (16 like the issue's runs; 4 like a proxy's small keep-alive
-pool), counting with ``ss -tnp`` during each run which worker holds which connection.
-Every run counts: none is repeated or left out.
+pool), counting with ``ss -tnp`` during each run which worker holds which connection, and
+each worker's share of the workers' CPU time over the run. Every run counts: none is
+repeated or left out.
 
 ``--via nginx`` sends wrk's requests through nginx instead (Debian's, a child process with a
 config of its own in a temporary directory: one nginx worker, docs/DEPLOY.md's proxy
@@ -52,6 +53,7 @@ from serving import (
     Server,
     _stop,
     _wait_until_healthy,
+    cpu_seconds,
     free_port,
     http_request,
     hypercorn,
@@ -154,6 +156,14 @@ def check_signed_in(port: int, cookie: str) -> None:
         raise RuntimeError(f"not signed in through port {port}: {status}, {set_cookies}")
 
 
+def cpu_shares(before: dict[int, float]) -> str:
+    """Each worker's share of the CPU time the workers used since ``before``, largest first:
+    through nginx, whose upstream connections come and go, the load as ``ss`` cannot show
+    it at one instant."""
+    used = sorted((cpu_seconds([pid]) - seconds for pid, seconds in before.items()), reverse=True)
+    return "+".join(f"{100 * x / max(sum(used), 1e-9):.0f}" for x in used)
+
+
 def idle_split(target: Server) -> str:
     """A moment after a run: the connections still open to each worker, in pid order (the
     workers stay the same for the whole invocation). Through nginx, its idle pool: at most
@@ -190,7 +200,7 @@ def main() -> None:
                   f"{KEEPALIVE}, keepalive_timeout 4s; idle after: the upstream connections "
                   f"left {IDLE_WAIT:g} s after each run, on each worker in pid order")  # fmt: skip
         print(f"launcher   {'route':<23}  conns  viewer     run   req/s  p50 ms  p99 ms  "
-              "errors  per worker  idle after")  # fmt: skip
+              "errors  per worker  CPU % each  idle after")  # fmt: skip
         one_sided = 0
         for launcher in args.launchers:
             with hypercorn(env, work, WORKERS, launcher=launcher) as site:
@@ -207,7 +217,9 @@ def main() -> None:
                         for connections in args.connections:
                             for viewer, script in scripts.items():
                                 for number in range(1, args.runs + 1):
+                                    cpu = {pid: cpu_seconds([pid]) for pid in site.workers()}
                                     run = wrk(target, "/", script, args.seconds, connections, 2)
+                                    shares = cpu_shares(cpu)
                                     idle = idle_split(target) if via == "nginx" else "-"
                                     split = (*run.connections, 0)[:WORKERS]
                                     one_sided += min(split) == 0
@@ -215,7 +227,8 @@ def main() -> None:
                                           f"{viewer:<9} {number:>4} "
                                           f"{run.requests_per_second:>7,.0f} {run.p50_ms:>7.1f} "
                                           f"{run.p99_ms:>7.1f} {run.errors:>7}  "
-                                          f"{'+'.join(map(str, split)):<10}  {idle}",
+                                          f"{'+'.join(map(str, split)):<10}  {shares:<10}  "
+                                          f"{idle}",
                                           flush=True)  # fmt: skip
         print(f"# runs with a worker holding no connection: {one_sided}; end: {machine()}")
     finally:
