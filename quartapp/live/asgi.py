@@ -22,6 +22,7 @@ from hypercorn.typing import (
 from quart import Quart, websocket
 from quart.asgi import ASGIWebsocketConnection
 
+from quartapp.live.mailbox import OneReader
 from quartapp.live.protocol import OVERFLOW
 
 # Where ``SendThrough`` leaves a websocket connection's ASGI ``send`` in its scope.
@@ -77,7 +78,7 @@ def text_sender(send: ASGISendCallable) -> SendText:
     return send_text
 
 
-class InboundFrames:
+class InboundFrames(OneReader):
     """A websocket's frames received and not yet read: a few, and never a wait for the server.
 
     Past ``max_frames`` or ``max_bytes`` unread, the client sent far more than the protocol
@@ -95,17 +96,17 @@ class InboundFrames:
     """
 
     __slots__ = (
-        "_bytes", "_frames", "_waiter", "max_bytes", "max_frames", "on_overflow", "overflowed",
+        "_bytes", "_frames", "max_bytes", "max_frames", "on_overflow", "overflowed",
     )  # fmt: skip
 
     def __init__(self, max_frames: int, max_bytes: int) -> None:
+        super().__init__()
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.on_overflow: Callable[[], None] | None = None
         self.overflowed = False
         self._bytes = 0  # of the frames queued (OVERFLOW not counted)
         self._frames: list[str | bytes] = []  # a few at most: popping the first is cheap
-        self._waiter: asyncio.Future[None] | None = None
 
     def qsize(self) -> int:
         return len(self._frames)
@@ -128,8 +129,7 @@ class InboundFrames:
         else:
             self._frames.append(item)
             self._bytes += len(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._wake()
 
     def get_nowait(self) -> str | bytes:
         if not self._frames:
@@ -141,11 +141,7 @@ class InboundFrames:
 
     async def get(self) -> str | bytes:
         while not self._frames:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
         return self.get_nowait()
 
 

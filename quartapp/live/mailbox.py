@@ -36,7 +36,28 @@ class ForSignedIn:
 Outgoing = tuple[int | None, str] | ForSignedIn | Close | Recheck
 
 
-class Mailbox:
+class OneReader:
+    """What a queue with one reader shares: the reader waits on a future the next item
+    completes."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+
+class Mailbox(OneReader):
     """A connection's bounded queue, for its one sender task.
 
     An ``asyncio.Queue`` costs ~3.3 KB (three deques, an event, a dict); this, the sender's
@@ -44,12 +65,12 @@ class Mailbox:
     a socket that is written to directly holds none): at 5,000 connections 16 MB less.
     """
 
-    __slots__ = ("_items", "_limit", "_waiter")
+    __slots__ = ("_items", "_limit")
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self._items: deque[Outgoing] | None = None
         self._limit = limit
-        self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._items) if self._items is not None else 0
@@ -61,8 +82,7 @@ class Mailbox:
         elif len(self._items) >= self._limit:
             return False
         self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._wake()
         return True
 
     def clear(self) -> None:
@@ -74,11 +94,7 @@ class Mailbox:
 
     async def get(self) -> Outgoing:
         while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._wait()
         item = self._items.popleft()
         if not self._items:
             self._items = None
