@@ -2,9 +2,9 @@
 that follows. Not a test; prints a line per run.
 
 Seeds bench/http_load.py's database (100 users, 10,000 entries) and starts the site with 2
-workers as deployed: ``python -m quartapp serve``, each worker on its own SO_REUSEPORT
-socket (quartapp/serving.py). ``--launchers serve hypercorn`` also starts it with
-hypercorn's own master, whose workers share one socket (the old way), for comparison.
+workers as deployed: ``python -m quartapp serve``, whose master hands each connection to
+the worker holding the fewest (quartapp/serving/). ``--launchers serve hypercorn`` also
+starts it with hypercorn's own master, whose workers share one socket, for comparison.
 Then ``wrk -t2 -cN -d10s`` on the home page, signed in and as a visitor, ``--runs`` times
 for each connection count (16 like the issue's runs; 4 like a proxy's small keep-alive
 pool), counting with ``ss -tnp`` during each run which worker holds which connection, and

@@ -145,6 +145,7 @@ async def seed(database_url: str) -> None:
                 "body_html": render_markdown(body),
                 "visibility": PRIVATE if n % PRIVATE_EVERY == 0 else PUBLIC,
                 "created_at": now - timedelta(minutes=ENTRIES - n),
+                "written_at": now - timedelta(minutes=ENTRIES - n),
             }
         )
     database = Database(database_url)

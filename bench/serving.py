@@ -25,9 +25,9 @@ import variants
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-# How the site is started: "serve" as deployed (each worker on its own listening socket,
-# quartapp/serving.py); "hypercorn" is hypercorn's own master, whose workers share one
-# socket, for comparison (bench/balance.py).
+# How the site is started: "serve" as deployed (the master hands each connection to the
+# worker holding the fewest, quartapp/serving/); "hypercorn" is hypercorn's own master,
+# whose workers share one socket, for comparison (bench/balance.py).
 LAUNCHERS = {
     "serve": [str(PYTHON), "-m", "quartapp", "serve"],
     "hypercorn": [str(ROOT / ".venv" / "bin" / "hypercorn")],
@@ -200,8 +200,8 @@ def hypercorn(
     without: variants.Variant = (),
     launcher: str = "serve",
 ) -> Iterator[Server]:
-    """``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each on
-    its own listening socket; or another of LAUNCHERS) on a free loopback port, until
+    """``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, fed each
+    connection by the master; or another of LAUNCHERS) on a free loopback port, until
     healthy; its output goes to a log in ``work``. ``without`` names reaches into private
     code the app is served without (``variants.py``); every worker must say it replaced
     them. Stopped with SIGINT (killed if it lingers), in a process group of its own so

@@ -84,7 +84,7 @@ async def create_user(username: str, email: str, password: str) -> str:
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the site under hypercorn, each worker on a listening socket of its own",
+        help="run the site under hypercorn; the master hands each connection to a worker",
         description="hypercorn's settings come from its TOML file; these options win over it.",
     )
     serve.add_argument("application", nargs="?", default=APPLICATION)

@@ -15,8 +15,10 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -69,6 +71,20 @@ class Settings:
     rate_limit_account_password: RateLimitSpec = RateLimitSpec(10, timedelta(hours=1))
     # Every other state change: entries, the profile, saved password rules, logging out.
     rate_limit_writes: RateLimitSpec = RateLimitSpec(30, timedelta(minutes=1))
+    # Asking for a password reset or confirmation link (per address and per name typed),
+    # and choosing a new password by a link.
+    rate_limit_recovery: RateLimitSpec = RateLimitSpec(10, timedelta(hours=1))
+    # The second step of signing in (a code or a passkey), per address and per account:
+    # at most 10 guesses an hour at a 6-digit code keep the odds below 1 in 1,000 a day.
+    rate_limit_second_factor: RateLimitSpec = RateLimitSpec(10, timedelta(hours=1))
+    # Drafts saved while writing (a few seconds after typing stops, and when a tab closes).
+    rate_limit_drafts: RateLimitSpec = RateLimitSpec(120, timedelta(minutes=1))
+    # Images uploaded into entries: the largest file, and all of one account's together.
+    upload_max_mb: int = 10
+    upload_quota_mb: int = 200
+    # PostgreSQL's text search configuration for the search index ("simple": no stemming,
+    # so any language works; "english" finds "walked" for "walk"). SQLite has one for all.
+    search_language: str = "simple"
     rate_limits_enabled: bool = True
     # Origins allowed to open /ws, like "https://journal.example"; empty: the site's own.
     allowed_origins: tuple[str, ...] = ()
@@ -97,10 +113,25 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    # Outbound e-mail (quartapp/mail/). Without SMTP_HOST messages are written as .eml files
+    # under the instance folder, and accounts need no confirmation.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "starttls"  # starttls, tls (implicit, port 465) or none (a local relay)
+    mail_from: str = ""
+    # The public base URL of the site for links in messages, like https://journal.example.
+    # Empty (development only): the address the request came in on.
+    site_url: str = ""
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_host)
 
 
 def _int(name: str, text: str, minimum: int, maximum: int) -> int:
@@ -179,6 +210,8 @@ def load_settings(
         ("ARGON2_PARALLELISM", "argon2_parallelism", 1, 2**24 - 1),
         ("EVENTS_RETENTION_DAYS", "events_retention_days", 1, 3650),
         ("LIVE_QUEUE_SIZE", "live_queue_size", 8, 100_000),
+        ("UPLOAD_MAX_MB", "upload_max_mb", 1, 100),
+        ("UPLOAD_QUOTA_MB", "upload_quota_mb", 1, 1_000_000),
         ("LIVE_MAX_SOCKETS_PER_ADDRESS", "live_max_sockets_per_address", 1, 1_000_000),
         ("LIVE_MAX_SOCKETS", "live_max_sockets", 1, 1_000_000),
         ("LIVE_SESSION_CHECK_SECONDS", "live_session_check_seconds", 1, 60),
@@ -192,6 +225,9 @@ def load_settings(
         ("RATE_LIMIT_PASSWORDS_API", "rate_limit_passwords_api"),
         ("RATE_LIMIT_ACCOUNT_PASSWORD", "rate_limit_account_password"),
         ("RATE_LIMIT_WRITES", "rate_limit_writes"),
+        ("RATE_LIMIT_RECOVERY", "rate_limit_recovery"),
+        ("RATE_LIMIT_SECOND_FACTOR", "rate_limit_second_factor"),
+        ("RATE_LIMIT_DRAFTS", "rate_limit_drafts"),
     ):
         if name in env:
             kwargs[key] = RateLimitSpec.parse(name, env[name])
@@ -224,6 +260,14 @@ def load_settings(
         kwargs["secret_key"] = env["SECRET_KEY"]
     if env.get("DATABASE_URL"):
         kwargs["database_url"] = env["DATABASE_URL"]
+    if env.get("SEARCH_LANGUAGE"):
+        if not re.fullmatch(r"[a-z_]{1,63}", env["SEARCH_LANGUAGE"]):
+            raise ConfigError(
+                "SEARCH_LANGUAGE must be a PostgreSQL text search configuration's name, "
+                "like simple or english"
+            )
+        kwargs["search_language"] = env["SEARCH_LANGUAGE"]
+    kwargs.update(_mail_settings(env))
 
     settings = Settings(**kwargs)
     if overrides:
@@ -240,12 +284,63 @@ def load_settings(
             settings, database_url=_sqlite_url(settings.instance_path / "journal.db")
         )
     settings = _with_secret_key(settings)
+    if settings.smtp_host and not settings.mail_from:
+        raise ConfigError("MAIL_FROM must be set with SMTP_HOST, like journal@example.org")
     if settings.production and not settings.allowed_hosts:
         raise ConfigError(
             "ALLOWED_HOSTS must name the site's host names when QUARTAPP_ENV=production, "
             "like journal.example (requests for any other Host are refused)"
         )
+    if settings.production and not settings.site_url:
+        raise ConfigError(
+            "SITE_URL must be the site's public address when QUARTAPP_ENV=production, like "
+            "https://journal.example (links in e-mail messages start with it)"
+        )
     return settings
+
+
+SMTP_TLS_MODES = ("starttls", "tls", "none")
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if env.get("SMTP_HOST"):
+        host = env["SMTP_HOST"].strip()
+        if not host or any(mark in host for mark in "/@ "):
+            raise ConfigError(f"SMTP_HOST takes a host name or address, not {host!r}")
+        values["smtp_host"] = host
+    if env.get("SMTP_PORT"):
+        values["smtp_port"] = _int("SMTP_PORT", env["SMTP_PORT"], 1, 65535)
+    for name, key in (("SMTP_USERNAME", "smtp_username"), ("SMTP_PASSWORD", "smtp_password")):
+        if env.get(name):
+            values[key] = env[name]
+    if env.get("SMTP_TLS"):
+        if env["SMTP_TLS"] not in SMTP_TLS_MODES:
+            raise ConfigError("SMTP_TLS must be 'starttls', 'tls' or 'none'")
+        values["smtp_tls"] = env["SMTP_TLS"]
+    if env.get("MAIL_FROM"):
+        values["mail_from"] = mail_address("MAIL_FROM", env["MAIL_FROM"])
+    if env.get("SITE_URL"):
+        values["site_url"] = site_url(env["SITE_URL"])
+    return values
+
+
+def mail_address(name: str, text: str) -> str:
+    """An address to send from: ``journal@example.org`` or ``Journal <journal@example.org>``."""
+    display, address = parseaddr(text)
+    if not address or "@" not in address or "\n" in text or "\r" in text:
+        raise ConfigError(f"{name} must be an e-mail address, like journal@example.org")
+    return formataddr((display, address)) if display else address
+
+
+def site_url(text: str) -> str:
+    """``https://host[:port]``, maybe with a path, without a trailing slash or a query."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"SITE_URL must be the site's address, like https://journal.example, not {text!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 _MAKE_A_KEY = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"

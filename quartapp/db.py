@@ -6,8 +6,9 @@ Reads go through one session per request (``Database.request_session``). Writes 
 snapshot fails at once with "database is locked", ignoring ``busy_timeout``.
 
 A transaction is also the unit of work that announces changes: the live events a write
-adds (``add_event``) are handed to the app's ``announce`` callback once, after the commit
-succeeds, and never when it rolls back. Stores write; nobody else has to remember to tell.
+adds (``add_event``) are handed to the app's ``announce`` callback (and any other
+``listen``-er) once, after the commit succeeds, and never when it rolls back. Stores
+write; nobody else has to remember to tell.
 
 On SQLite, reads send no BEGIN: each statement sees the newest commit, as on PostgreSQL's
 default READ COMMITTED, so code that is right on one is right on the other. Connections
@@ -25,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from quart import g, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -35,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from quartapp import sqlite_trips
+from quartapp.config import ConfigError
 from quartapp.models import Event
 
 SQLITE_PRAGMAS = (
@@ -43,6 +47,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
 )
 _BEGIN_OPTION = "quartapp_sqlite_begin"
+SEARCH_LANGUAGE = "search_language"  # in every session's info
 # SQLite connections kept open per worker. SQLAlchemy's default keeps 5 and closes the 10
 # it may open beyond them as soon as they are returned, so a worker serving a dozen
 # requests at once opened and closed a connection (a thread, the file, its pragmas) for
@@ -50,6 +55,7 @@ _BEGIN_OPTION = "quartapp_sqlite_begin"
 SQLITE_POOL_SIZE = 20
 _WRITTEN_EVENTS = "quartapp.written_events"  # session.info: this transaction's events
 _REQUEST_SESSION = "quartapp_db_session"  # g: the request's read session
+_AFTER_COMMIT = "quartapp.after_commit"  # session.info: callbacks once committed
 
 # Told of the events a transaction wrote, after it committed.
 Announce = Callable[[Sequence[Event]], Awaitable[None]]
@@ -59,21 +65,42 @@ async def _announce_nothing(_events: Sequence[Event]) -> None:
     """For a database used outside the app (commands, benchmarks): nobody listens."""
 
 
+def upsert(session: AsyncSession, model: type[Any]) -> Any:
+    """``INSERT`` into ``model``'s table with ``ON CONFLICT`` clauses, in the dialect of the
+    session's database (both have ``on_conflict_do_nothing`` and ``on_conflict_do_update``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(model)
+    return sqlite_insert(model)
+
+
 def add_event(session: AsyncSession, event: Event) -> None:
     """Write ``event`` in this transaction; it is announced once the transaction commits."""
     session.add(event)
     session.info.setdefault(_WRITTEN_EVENTS, []).append(event)
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once this write transaction has committed; never if it rolls back
+    (the outbox's sender is woken this way: a message exists once its change does)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 class Database:
     """One engine per app, opened when serving starts and disposed when it ends."""
 
-    def __init__(self, url: str, announce: Announce = _announce_nothing) -> None:
+    def __init__(
+        self, url: str, announce: Announce = _announce_nothing, search_language: str = "simple"
+    ) -> None:
         self.url = url
-        self._announce = announce
+        self._listeners: list[Announce] = [announce]
+        self.search_language = search_language
         self._engine: AsyncEngine | None = None
         self._readers: async_sessionmaker[AsyncSession] | None = None
         self._writers: async_sessionmaker[AsyncSession] | None = None
+
+    def listen(self, announce: Announce) -> None:
+        """Tell ``announce`` too of the events each transaction wrote, after its commit."""
+        self._listeners.append(announce)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,9 +124,12 @@ class Database:
         else:
             engine = create_async_engine(self.url, pool_pre_ping=True)
             writer_engine = engine
+            await _check_search_language(engine, self.search_language)
         self._engine = engine
-        self._readers = async_sessionmaker(engine, expire_on_commit=False)
-        self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
+        # Sessions carry the search index's language (quartapp/search/index.py).
+        info = {SEARCH_LANGUAGE: self.search_language}
+        self._readers = async_sessionmaker(engine, expire_on_commit=False, info=info)
+        self._writers = async_sessionmaker(writer_engine, expire_on_commit=False, info=info)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -127,8 +157,12 @@ class Database:
             async with session.begin():
                 yield session
             written: list[Event] = session.info.pop(_WRITTEN_EVENTS, [])
+            callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
         if written:
-            await self._announce(written)
+            for listener in self._listeners:
+                await listener(written)
+        for callback in callbacks:
+            callback()
 
     def request_session(self) -> AsyncSession:
         """The read session of the current request (or websocket), opened on first use and
@@ -151,6 +185,21 @@ class Database:
         session = g.pop(_REQUEST_SESSION, None) if has_app_context() else None
         if session is not None:
             await session.close()
+
+
+async def _check_search_language(engine: AsyncEngine, name: str) -> None:
+    """At start-up, not at the first entry written: the search index's language must be
+    one of PostgreSQL's text search configurations."""
+    async with engine.connect() as connection:
+        known = await connection.scalar(
+            text("SELECT count(*) FROM pg_ts_config WHERE cfgname = :name"), {"name": name}
+        )
+    if not known:
+        await engine.dispose()
+        raise ConfigError(
+            f"SEARCH_LANGUAGE: PostgreSQL has no text search configuration {name!r} "
+            "(the table pg_ts_config lists them)"
+        )
 
 
 def ensure_sqlite_file(url: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import urlsplit
 
 from quart import (
     Quart,
     Response,
+    flash,
     has_websocket_context,
     jsonify,
     redirect,
@@ -20,7 +20,8 @@ from quart import (
 from quart_auth import Unauthorized
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from quartapp.security.redirects import safe_next
+from quartapp.security.bodies import too_large_message
+from quartapp.security.redirects import referring_page, safe_next
 from quartapp.web import is_api_request
 
 logger = logging.getLogger(__name__)
@@ -39,10 +40,20 @@ DESCRIPTIONS = {
     403: "You can only change what you wrote yourself.",
     404: "There is nothing here. It may have been deleted, or it is private.",
     405: "This address does not accept that kind of request.",
-    413: "That request is larger than the 1 MiB this site accepts.",
+    413: (
+        "What you sent is larger than the 1 MiB this site accepts, so nothing was saved. "
+        "What you typed is kept in this browser: go back to the form, shorten it and send "
+        "it again."
+    ),
     429: "Too many attempts from your address. Wait a moment, then try again.",
     500: "The server hit an error. It was logged; please try again.",
 }
+
+
+SESSION_ENDED = (
+    "You were logged out (here or on another device), so nothing was saved. Log in, and "
+    "what you typed is back in the form."
+)
 
 
 async def _discard_body() -> None:
@@ -64,17 +75,36 @@ def _message(error: HTTPException) -> str:
 async def render_error(error: HTTPException) -> Response:
     code = error.code or 500
     message = _message(error)
+    if code == 413 and (own := too_large_message()) is not None:
+        message = own
     if is_api_request():
         response = jsonify({"error": {"status": code, "message": message}})
+    elif request.accept_mimetypes.best == "application/json":
+        # A page's script (an image upload, a passkey): its answers are {"error": "..."}.
+        response = jsonify({"error": message})
     else:
         title = TITLES.get(code, error.name)
-        page = await render_template("errors/error.html", code=code, title=title, message=message)
+        page = await render_template(
+            "errors/error.html",
+            code=code,
+            title=title,
+            message=message,
+            form_page=_form_page() if code == 413 else None,
+        )
         response = Response(page, mimetype="text/html")
     response.status_code = code
     for name, value in error.get_headers():
         if name.lower() not in {"content-type", "content-length"}:
             response.headers[name] = value
     return response
+
+
+def _form_page() -> str | None:
+    """The page of the form that was sent too large, on this site, to go back to: its
+    boxes restore what was typed (static/drafts.js keeps it in the browser)."""
+    if request.method != "POST":
+        return None
+    return referring_page(request.referrer, request.host)
 
 
 def _return_path() -> str:
@@ -84,10 +114,7 @@ def _return_path() -> str:
         return request.full_path.rstrip("?")
     if request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
         return request.path
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path:
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
-    return "/"
+    return referring_page(request.referrer, request.host) or "/"
 
 
 def init_app(app: Quart) -> None:
@@ -96,6 +123,11 @@ def init_app(app: Quart) -> None:
         await _discard_body()
         if is_api_request():
             return await render_error(error)
+        if request.method == "POST":
+            # An ended session (logged out elsewhere, expired): say so on the login page.
+            # The text of the form is kept in this browser (static/drafts.js) and comes
+            # back in the form after logging in.
+            await flash(SESSION_ENDED, "error")
         location = url_for("accounts.login", next=safe_next(_return_path()))
         response: Response = redirect(location, 303)  # type: ignore[assignment]
         return response

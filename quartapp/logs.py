@@ -94,9 +94,12 @@ def init_app(app: Quart) -> None:
             return response
         response.headers["X-Request-ID"] = request_id()
         duration_ms = (time.perf_counter() - started) * 1000
+        # Never the query string; a view whose path holds a secret (a link's token) sets
+        # the path to print instead.
+        path = g.get("log_path") or request.path
         fields = {
             "method": request.method,
-            "path": request.path,  # never the query string
+            "path": path,
             "status": response.status_code,
             "duration_ms": round(duration_ms, 1),
             "request_id": request_id(),
@@ -104,7 +107,7 @@ def init_app(app: Quart) -> None:
         access_logger.info(
             "%s %s %s %.1fms id=%s",
             request.method,
-            escape(request.path),
+            escape(path),
             response.status_code,
             duration_ms,
             request_id(),

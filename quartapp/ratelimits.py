@@ -154,6 +154,9 @@ class Limit(enum.Enum):
     PASSWORDS_API = "passwords_api"
     ACCOUNT_PASSWORD = "account_password"  # noqa: S105 (a name, not a password)
     WRITES = "writes"
+    RECOVERY = "recovery"  # asking for a reset or confirmation link, using a reset link
+    SECOND_FACTOR = "second_factor"  # the code or passkey after the password
+    DRAFTS = "drafts"  # saving what is being typed
 
 
 @dataclass(frozen=True)
@@ -170,16 +173,32 @@ class LimitRule:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A POST over its limit, for a view that answers its form with the text kept."""
+    """A POST that must not act, for a view that answers its form with the text kept:
+    over its rate limit (429), or refused for another ``reason`` (its ``status``, like a
+    stale CSRF token's 400)."""
 
     retry_after: int
+    status: int = 429
+    reason: str | None = None
 
     @property
     def message(self) -> str:
+        if self.reason is not None:
+            return self.reason
         return (
             "Too many attempts from your address or account, so nothing was saved. "
             f"Wait {self.retry_after} seconds, then send the form again."
         )
+
+
+def refuse_form(reason: str, status: int) -> bool:
+    """Have this POST's view answer its form with ``reason`` instead of acting, when it
+    can (``answers_form``): True; False when the caller must refuse it itself."""
+    rule = rule_of_request()
+    if rule is None or not rule.answers_form:
+        return False
+    g.setdefault(_REFUSAL_KEY, Refusal(0, status, reason))
+    return True
 
 
 # The signed-in account's id, or None: given by the app (this module knows no feature).
@@ -209,6 +228,9 @@ class RateLimits:
             Limit.PASSWORDS_API: settings.rate_limit_passwords_api,
             Limit.ACCOUNT_PASSWORD: settings.rate_limit_account_password,
             Limit.WRITES: settings.rate_limit_writes,
+            Limit.RECOVERY: settings.rate_limit_recovery,
+            Limit.SECOND_FACTOR: settings.rate_limit_second_factor,
+            Limit.DRAFTS: settings.rate_limit_drafts,
         }
         name_key = hmac.new(settings.secret_key.encode(), b"rate-limit-names", "sha256").digest()
         return cls(store, settings.rate_limits_enabled, specs, name_key)
@@ -216,6 +238,13 @@ class RateLimits:
     async def hit(self, spec: RateLimitSpec, keys: list[str]) -> float | None:
         """Count one request under every key: None if allowed, else the seconds to wait."""
         return await self.store.hit(keys, spec)
+
+    async def hit_account(self, limit: Limit, account_id: int) -> float | None:
+        """Count one try at an account that is not signed in yet (the second step of
+        signing in, where the view knows whose it is): the same key as a signed-in one."""
+        if not self.enabled:
+            return None
+        return await self.hit(self.specs[limit], [f"{limit.value}:account:{account_id}"])
 
 
 def rate_limited(

@@ -21,7 +21,10 @@ from quartapp.journal.kept import KeptPages
 from quartapp.journal.render import MarkdownRenderer
 from quartapp.live.broker import Broker
 from quartapp.live.hub import Hub
+from quartapp.mail import Mailer
 from quartapp.ratelimits import RateLimits
+from quartapp.search.indexer import SearchIndexer
+from quartapp.uploads.storage import Storage
 
 _KEY = "quartapp"  # the app's one entry in ``app.extensions``
 
@@ -38,6 +41,9 @@ class Services:
     renderer: MarkdownRenderer
     broker: Broker
     hub: Hub
+    mailer: Mailer
+    search_index: SearchIndexer
+    images: Storage  # uploaded images' bytes
 
     def attach_to(self, app: Quart) -> None:
         app.extensions[_KEY] = self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Response, redirect, request, url_for
+from quart import Response, jsonify, redirect, request, url_for
 
 from quartapp.models import MAX_ID
 
@@ -60,3 +60,11 @@ def no_store(response: Response) -> Response:
     """Keep this answer out of every cache, the browser's included."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def json_answer(body: dict[str, Any], status: int = 200) -> Response:
+    """JSON for a page's own script (a passkey, a draft, an image), never cached: a
+    refusal is ``{"error": "what was wrong"}``."""
+    response = jsonify(body)
+    response.status_code = status
+    return no_store(response)

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from quartapp import create_app
 from tests.database import PostgresDatabases, SQLiteDatabases, TestDatabase
-from tests.helpers import AuthActions
+from tests.helpers import AuthActions, no_background_indexing
 
 # Light Argon2 parameters keep the suite fast; tests of hashing itself use the defaults.
 FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
@@ -158,8 +158,18 @@ def make_app(
 Start = Callable[..., Awaitable[Quart]]
 
 
+async def _in_step(app: Quart, request: pytest.FixtureRequest) -> None:
+    """Tests write through ``TestDatabase``'s blocking connection, on the event loop's
+    thread: on SQLite it would wait, blocking the loop, for a write lock held by the
+    search indexer's transaction, which needs that loop to end. So in-process apps index
+    only when searched (as every search does first), unless a test is marked
+    ``background_indexing``; servers in their own processes (tests/e2e) index as deployed."""
+    if request.node.get_closest_marker("background_indexing") is None:
+        await no_background_indexing(app)
+
+
 @pytest.fixture
-async def started(make_app: Any) -> AsyncIterator[Start]:
+async def started(make_app: Any, request: pytest.FixtureRequest) -> AsyncIterator[Start]:
     """Build and start an app with these settings; stopped when the test ends."""
     running: list[Any] = []
 
@@ -168,6 +178,7 @@ async def started(make_app: Any) -> AsyncIterator[Start]:
         await test_app.startup()
         running.append(test_app)
         app: Quart = test_app.app
+        await _in_step(app, request)
         return app
 
     yield start
@@ -176,9 +187,10 @@ async def started(make_app: Any) -> AsyncIterator[Start]:
 
 
 @pytest.fixture
-async def app(make_app: Any) -> AsyncIterator[Quart]:
+async def app(make_app: Any, request: pytest.FixtureRequest) -> AsyncIterator[Quart]:
     application: Quart = make_app()
     async with application.test_app() as test_app:
+        await _in_step(test_app.app, request)  # type: ignore[attr-defined]
         yield test_app.app  # type: ignore[attr-defined]
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from quartapp.db import Database
 from quartapp.migrations import alembic_config
 from quartapp.models import Base
 
@@ -66,6 +68,17 @@ SELECT coalesce(string_agg(get_raw_page(relation, page), ''::bytea), ''::bytea) 
 """
 
 
+@asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Database]:
+    """The app's own ``Database`` on this URL, opened for the block (no app around it)."""
+    database = Database(url)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
 class TestDatabase:
     """One test's database, seen from outside the app. SQL takes ``:name`` parameters."""
 
@@ -100,6 +113,16 @@ class TestDatabase:
         """Run a statement and commit it."""
         with self._engine.begin() as connection:
             connection.execute(text(sql), params)
+
+    def add_writer(self, user_id: int, username: str) -> None:
+        """A user row written directly (no password anyone can use), for tests that write
+        entries without the app's forms."""
+        self.execute(
+            "INSERT INTO users (id, username, username_key, email, email_key, password_hash,"
+            " about, created_at, default_visibility) VALUES (:id, :name, :name, :email,"
+            " :email, 'x', '', '2026-01-01 00:00:00', 'public')",
+            id=user_id, name=username, email=f"{username}@example.com",
+        )  # fmt: skip
 
     def execute_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         """Run a statement once for each row of parameters, in one transaction."""
@@ -278,7 +301,13 @@ class PostgresDatabases:
     def _emptied(self, database: str) -> None:
         """Every row deleted and every sequence back at 1. DELETE, not TRUNCATE: a test
         leaves a few rows, and TRUNCATE makes new files for every table and index (10x
-        slower here)."""
+        slower here).
+
+        A connection an earlier test left open (a task cancelled inside a transaction
+        leaves one behind, holding its row locks) is ended first, with a warning naming
+        it: left alone, its locks made every later test wait out the lock timeout, and a
+        whole CI run time out."""
+        self._end_leftover_connections(database)
         with self._connection(database) as connection, connection.begin():
             # A lock still held by something a test left running fails here, and says so.
             connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
@@ -286,6 +315,24 @@ class PostgresDatabases:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
             connection.exec_driver_sql(RESTART_SEQUENCES)
+
+    def _end_leftover_connections(self, database: str) -> None:
+        with self._connection() as connection:
+            ended = connection.execute(
+                text(
+                    "SELECT state, left(query, 200), pg_terminate_backend(pid) "
+                    "FROM pg_stat_activity WHERE datname = :database "
+                    "AND pid <> pg_backend_pid()"
+                ),
+                {"database": database},
+            ).all()
+        for state, query, _ in ended:
+            if state == "idle":
+                continue  # a pool's spare connection: harmless, and ended all the same
+            warnings.warn(
+                f"an earlier test left a connection open ({state}: {query!r}); ended it",
+                stacklevel=2,
+            )
 
     def empty(self, folder: Path) -> str:
         return self._url(self._create(str(next(self._numbers))))

@@ -5,11 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from quartapp.services import services_of
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery"
+
+
+def titles(page: str) -> list[str]:
+    """The titles of the entry cards on a page, in order."""
+    return re.findall(r'<h2 class="entry-title"><a href="/entries/\d+">(.*?)</a></h2>', page)
+
+
+async def no_background_indexing(app: Quart) -> None:
+    """The app's search index is brought up to date only by searches (tests/conftest.py)."""
+    await services_of(app).search_index.stop()
 
 
 async def page_text(response: Response) -> str:

@@ -144,6 +144,7 @@ def test_production_accepts_a_long_secret_key(
 ) -> None:
     monkeypatch.setenv("QUARTAPP_ENV", "production")
     monkeypatch.setenv("ALLOWED_HOSTS", "journal.example")
+    monkeypatch.setenv("SITE_URL", "https://journal.example")
     monkeypatch.setenv("SECRET_KEY", LONG_KEY)
     app = create_app(app_settings(tmp_path))
     assert app.secret_key == LONG_KEY
@@ -180,6 +181,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "QUARTAPP_ENV": "production",
             "SECRET_KEY": LONG_KEY,
             "ALLOWED_HOSTS": " Journal.example., .team.example ",
+            "SITE_URL": "https://journal.example/",
             "DATABASE_URL": "postgresql+asyncpg://u:p@db/journal",
             "REMEMBER_DAYS": "14",
             "SESSION_IDLE_HOURS": " 2 ",
@@ -235,6 +237,15 @@ def test_true_values(tmp_path: Path, text: str) -> None:
         ("ALLOWED_HOSTS", "journal.example:443"),
         ("ALLOWED_HOSTS", "*.journal.example"),
         ("ALLOWED_HOSTS", "."),
+        ("SMTP_PORT", "0"),
+        ("SMTP_PORT", "65536"),
+        ("SMTP_HOST", "smtp://mail.example"),
+        ("SMTP_TLS", "ssl"),
+        ("MAIL_FROM", "not an address"),
+        ("MAIL_FROM", "journal@example.org\r\nBcc: everyone@example.org"),
+        ("SITE_URL", "journal.example"),
+        ("SITE_URL", "ftp://journal.example"),
+        ("SITE_URL", "https://journal.example/?next=/"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -264,4 +275,51 @@ def test_unknown_override_is_refused(tmp_path: Path) -> None:
             environ={"INSTANCE_PATH": str(tmp_path)},
             overrides={"remember_dayz": 3},
             dotenv_path=None,
+        )
+
+
+def test_mail_settings_are_parsed(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "SMTP_HOST": "smtp.example.org",
+            "SMTP_PORT": "465",
+            "SMTP_USERNAME": "journal",
+            "SMTP_PASSWORD": "s3cret",
+            "SMTP_TLS": "tls",
+            "MAIL_FROM": "Journal <journal@example.org>",
+            "SITE_URL": "https://journal.example/",
+        },
+        tmp_path,
+    )
+    assert settings.mail_configured
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == (
+        "smtp.example.org",
+        465,
+        "tls",
+    )
+    assert (settings.smtp_username, settings.smtp_password) == ("journal", "s3cret")
+    assert settings.mail_from == "Journal <journal@example.org>"
+    assert settings.site_url == "https://journal.example"  # no trailing slash
+
+
+def test_without_an_smtp_host_mail_is_not_configured(tmp_path: Path) -> None:
+    settings = load({}, tmp_path)
+    assert not settings.mail_configured
+    assert (settings.smtp_port, settings.smtp_tls, settings.site_url) == (587, "starttls", "")
+
+
+def test_an_smtp_host_needs_a_sender(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        load({"SMTP_HOST": "smtp.example.org"}, tmp_path)
+
+
+def test_production_needs_the_site_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SITE_URL"):
+        load(
+            {
+                "QUARTAPP_ENV": "production",
+                "SECRET_KEY": LONG_KEY,
+                "ALLOWED_HOSTS": "journal.example",
+            },
+            tmp_path,
         )

@@ -15,11 +15,12 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from quartapp.security.csrf import STALE_FORM
 from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, csrf_token, page_text
 
 CSP = (
-    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
@@ -142,7 +143,7 @@ async def _responses_of_every_kind(app: Quart, *, scheme: str) -> dict[str, Resp
         "404": await client.get("/no/such/page", scheme=scheme),
         "404 json": await client.get("/api/nothing", scheme=scheme),
         "405": await client.get("/logout", scheme=scheme),
-        "400 csrf": await client.post("/entries", form={"body": "x"}, scheme=scheme),
+        "400 csrf": await client.post("/logout", form={}, scheme=scheme),
         "400 param": await client.get("/?before=abc", scheme=scheme),
         "500": await client.get("/boom", scheme=scheme),
     }
@@ -237,6 +238,10 @@ FORMS: dict[str, tuple[dict[str, str], bool]] = {
 }
 
 
+# These answer their form again, with what was typed in it and why nothing was saved.
+ANSWER_THEIR_FORM = {"/entries", "/entries/{id}/edit", "/login", "/register"}
+
+
 async def _token_of_another_session(app: Quart) -> str:
     stranger = app.test_client()
     return await csrf_token(stranger, "/login")
@@ -264,7 +269,14 @@ async def test_forged_posts_are_refused_and_change_nothing(
         form = dict(fields) if token is None else {**fields, "csrf_token": token}
         response = await client.post(path, form=form)
         assert response.status_code == 400, forgery
-        assert CSRF_MESSAGE in await checked_page(response), forgery
+        page = await checked_page(response)
+        if path_template in ANSWER_THEIR_FORM:
+            assert STALE_FORM in page, forgery
+            typed = fields.get("body") or fields["username"]
+            assert f"\n{typed}</textarea>" in page or f'value="{typed}"' in page, forgery
+            assert own_token in page  # the form comes back with a token that works
+        else:
+            assert CSRF_MESSAGE in page, forgery
         assert test_database.snapshot() == before, forgery
         # The victim's session is unchanged too: still logged in (or still a visitor).
         account = await client.get("/account")
@@ -294,7 +306,9 @@ async def test_a_forged_post_from_a_client_with_no_session_is_refused(
         },
     )
     assert response.status_code == 400
-    assert CSRF_MESSAGE in await checked_page(response)
+    # The registration form answers itself again (the other site cannot read it), and
+    # registers nobody.
+    assert STALE_FORM in await checked_page(response)
     assert test_database.snapshot() == before
 
 

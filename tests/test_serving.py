@@ -1,15 +1,14 @@
-"""``python -m quartapp serve``: hypercorn's settings, and each worker's own listening
-sockets (quartapp/serving.py). The servers themselves: tests/live/test_balance.py."""
+"""``python -m quartapp serve``: hypercorn's settings and the master's listening sockets
+(quartapp/serving/). Handing connections over: tests/test_handoff.py; the servers
+themselves: tests/live/test_balance.py."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypercorn.config import Config, Sockets
+from hypercorn.config import Config
 
 from quartapp.__main__ import main
 from quartapp.config import PROJECT_ROOT
@@ -17,22 +16,13 @@ from quartapp.serving import (
     APPLICATION,
     AddressInUseError,
     ServeOptions,
+    UnsupportedError,
+    listening_sockets,
     load_config,
-    worker_sockets,
+    serve,
 )
 
 TOML = PROJECT_ROOT / "hypercorn.toml"
-
-
-@contextmanager
-def sockets_of(config: Config) -> Iterator[list[Sockets]]:
-    sets = worker_sockets(config)
-    try:
-        yield sets
-    finally:
-        for sockets in sets:
-            for sock in [*sockets.insecure_sockets, *sockets.secure_sockets]:
-                sock.close()
 
 
 def config_for(binds: list[str], workers: int) -> Config:
@@ -87,78 +77,70 @@ def test_a_missing_configuration_file_is_named(
     assert "no hypercorn configuration file at" in capsys.readouterr().err
 
 
-def test_each_worker_gets_a_socket_of_its_own_on_the_same_address() -> None:
-    config = config_for(["127.0.0.1:0"], 3)  # port 0: the copies take the port it got
-    with sockets_of(config) as sets:
-        own = [sockets.insecure_sockets[0] for sockets in sets]
-        assert len({sock.fileno() for sock in own}) == 3
-        assert len({sock.getsockname() for sock in own}) == 1
-        for sock in own:
-            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
-            assert sock.get_inheritable()
-            assert not sock.getblocking()
-        for sock in own:
-            sock.listen()
-        # The kernel now spreads connections over the three: each is accepted somewhere.
-        clients = [socket.create_connection(own[0].getsockname(), timeout=2) for _ in range(30)]
-        try:
-            for sock in own:
-                sock.settimeout(0)
-            accepted = 0
-            for sock in own:
-                while True:
-                    try:
-                        sock.accept()[0].close()
-                    except BlockingIOError:
-                        break
-                    accepted += 1
-            assert accepted == 30
-        finally:
-            for client in clients:
-                client.close()
-
-
-def test_a_unix_socket_stays_shared(tmp_path: Path) -> None:
-    path = tmp_path / "app.sock"
-    config = config_for(["127.0.0.1:0", f"unix:{path}"], 2)
-    with sockets_of(config) as sets:
-        first, second = (sockets.insecure_sockets for sockets in sets)
-        assert first[0] is not second[0]  # TCP: its own
-        assert first[1] is second[1]  # the socket file can be bound once
-        assert path.is_socket()
-
-
-def test_one_worker_gets_hypercorns_socket_alone() -> None:
-    with sockets_of(config_for(["127.0.0.1:0"], 1)) as sets:
-        assert len(sets) == 1
-        (sock,) = sets[0].insecure_sockets
+def test_each_address_is_bound_once_for_the_master_alone() -> None:
+    listeners = listening_sockets(config_for(["127.0.0.1:0"], 3))
+    try:
+        ((sock, secure),) = listeners
+        assert not secure
+        # Without SO_REUSEPORT, which hypercorn sets for several workers: nothing else can
+        # bind beside it and take a share of its connections.
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert not sock.getblocking()
+    finally:
+        for sock, _ in listeners:
+            sock.close()
+
+
+def test_a_unix_socket_is_bound_like_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "app.sock"
+    listeners = listening_sockets(config_for(["127.0.0.1:0", f"unix:{path}"], 2))
+    try:
+        assert [sock.family for sock, _ in listeners] == [socket.AF_INET, socket.AF_UNIX]
+        assert path.is_socket()
+    finally:
+        for sock, _ in listeners:
+            sock.close()
 
 
 def test_an_address_another_server_listens_on_is_refused() -> None:
-    """SO_REUSEPORT would let the binds succeed beside it: the two would split the
-    connections without a word."""
     with socket.socket() as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as hypercorn's
         other.bind(("127.0.0.1", 0))
         other.listen()
         host, port = other.getsockname()
         with pytest.raises(AddressInUseError, match=f"{host}:{port} is in use"):
-            worker_sockets(config_for([f"{host}:{port}"], 2))
+            listening_sockets(config_for([f"{host}:{port}"], 2))
 
 
-def test_tls_sockets_are_each_workers_own_too() -> None:
-    """With a certificate the binds are hypercorn's secure sockets (the files are read
-    only by the workers, when they make their TLS context)."""
+def test_tls_listening_sockets_are_marked_so() -> None:
+    """With a certificate the binds are TLS: the workers wrap what comes from them (the
+    files are read only by the workers, when they make their TLS context)."""
     config = load_config(
         ServeOptions(
             TOML, binds=("127.0.0.1:0",), workers=2, certfile="cert.pem", keyfile="key.pem"
         )
     )
-    with sockets_of(config) as sets:
-        assert [len(sockets.insecure_sockets) for sockets in sets] == [0, 0]
-        first, second = (sockets.secure_sockets[0] for sockets in sets)
-        assert first.fileno() != second.fileno()
-        assert first.getsockname() == second.getsockname()
+    listeners = listening_sockets(config)
+    try:
+        assert [secure for _, secure in listeners] == [True]
+    finally:
+        for sock, _ in listeners:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("quic_bind", ["127.0.0.1:0"], "QUIC"),
+        ("worker_class", "trio", "no worker of class 'trio'"),
+    ],
+)
+def test_what_the_command_does_not_serve_is_refused(
+    setting: str, value: object, message: str
+) -> None:
+    config = config_for(["127.0.0.1:0"], 2)
+    setattr(config, setting, value)
+    with pytest.raises(UnsupportedError, match=message):
+        serve(config)

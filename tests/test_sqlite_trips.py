@@ -32,9 +32,11 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     sent: list[str] = []
     real = cast(Callable[..., Awaitable[Any]], aiosqlite.Connection._execute)
 
-    async def counted(self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any) -> Any:
+    async def counted(
+        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
         sent.append(getattr(fn, "__name__", repr(fn)))
-        return await real(self, fn, *args)
+        return await real(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return sent

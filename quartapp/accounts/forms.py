@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import BooleanField, Form, PasswordField, StringField, TextAreaField
-from wtforms.validators import EqualTo, InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import AnyOf, EqualTo, InputRequired, Length, Regexp, ValidationError
 
 from quartapp.forms import EmailAddress, strip
+from quartapp.models import PRIVATE, VISIBILITIES
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 PASSWORD_MIN = 8
@@ -39,9 +40,9 @@ def _confirm_field() -> PasswordField:
     )
 
 
-class RegisterForm(Form):
-    username = StringField(
-        "Username",
+def _username_field(label: str) -> StringField:
+    return StringField(
+        label,
         filters=[strip],
         validators=[
             InputRequired("Choose a username."),
@@ -49,8 +50,11 @@ class RegisterForm(Form):
             Regexp(USERNAME_PATTERN, message="Use only letters, digits, '_' and '-'."),
         ],
     )
-    email = StringField(
-        "E-mail",
+
+
+def _email_field(label: str) -> StringField:
+    return StringField(
+        label,
         filters=[strip],
         validators=[
             InputRequired("Enter your e-mail address."),
@@ -58,6 +62,11 @@ class RegisterForm(Form):
             EmailAddress(),
         ],
     )
+
+
+class RegisterForm(Form):
+    username = _username_field("Username")
+    email = _email_field("E-mail")
     password = _new_password_field("Password")
     confirm = _confirm_field()
 
@@ -99,9 +108,43 @@ class ProfileForm(Form):
         filters=[strip],
         validators=[Length(max=ABOUT_MAX, message=f"At most {ABOUT_MAX} characters.")],
     )
+    default_visibility = StringField(
+        "Who can read a new entry, unless you choose otherwise",
+        default=PRIVATE,
+        validators=[AnyOf(VISIBILITIES, "Choose 'public' or 'private'.")],
+    )
 
 
 class DeleteAccountForm(Form):
+    password = PasswordField(
+        "Your password", validators=[InputRequired("Enter your password to confirm.")]
+    )
+
+
+class ForgotForm(Form):
+    """An account named by its e-mail address or username (the box people remember)."""
+
+    email = StringField(
+        "E-mail address or username",
+        filters=[strip],
+        validators=[
+            InputRequired("Enter your e-mail address or username."),
+            Length(max=254, message="That is longer than any username or e-mail address."),
+        ],
+    )
+
+
+class ResetPasswordForm(Form):
+    password = _new_password_field("New password")
+    confirm = _confirm_field()
+
+
+class UsernameForm(Form):
+    username = _username_field("New username")
+
+
+class ChangeEmailForm(Form):
+    email = _email_field("New e-mail address")
     password = PasswordField(
         "Your password", validators=[InputRequired("Enter your password to confirm.")]
     )

@@ -62,6 +62,7 @@ class NewUser:
     username: str
     email: str
     password_hash: str
+    confirmed: bool = True  # False: the address must be confirmed by a link first
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ async def create_user(session: AsyncSession, new: NewUser) -> User:
         email_key=email_key(new.email),
         password_hash=new.password_hash,
         about="",
-        created_at=utcnow(),
+        created_at=(now := utcnow()),
+        email_confirmed_at=now if new.confirmed else None,
     )
     try:
         async with session.begin_nested():
@@ -155,7 +157,13 @@ async def get_user_by_username(session: AsyncSession, username: str) -> User | N
     return result
 
 
-async def start_session(session: AsyncSession, user_id: int, remember: bool) -> str:
+async def start_session(
+    session: AsyncSession,
+    user_id: int,
+    remember: bool,
+    user_agent: str | None = None,
+    client_address: str | None = None,
+) -> str:
     """Record a new login and return its random id (the only copy of it)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -166,9 +174,51 @@ async def start_session(session: AsyncSession, user_id: int, remember: bool) -> 
             remember=remember,
             created_at=now,
             last_seen_at=now,
+            user_agent=user_agent,
+            client_address=client_address,
         )
     )
     return token
+
+
+async def logins_of(session: AsyncSession, user_id: int) -> list[LoginSession]:
+    """Every login of the user, the most recently used first."""
+    query = (
+        select(LoginSession)
+        .where(LoginSession.user_id == user_id)
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def end_login(session: AsyncSession, user_id: int, login_id: int) -> str | None:
+    """End one login of this user (by its id, never another user's); its live sockets
+    are told to check themselves. Its token hash, or None if the user has no such login."""
+    ended: str | None = await session.scalar(
+        delete(LoginSession)
+        .where(LoginSession.id == login_id, LoginSession.user_id == user_id)
+        .returning(LoginSession.token_hash)
+    )
+    if ended is not None:
+        await events.record(session, events.SESSIONS, user_id)
+    return ended
+
+
+async def end_other_logins(session: AsyncSession, user_id: int, keep_token: str) -> int:
+    """End every login of this user but the one ``keep_token`` names; how many ended."""
+    ended = (
+        await session.scalars(
+            delete(LoginSession)
+            .where(
+                LoginSession.user_id == user_id,
+                LoginSession.token_hash != hash_token(keep_token),
+            )
+            .returning(LoginSession.id)
+        )
+    ).all()
+    if ended:
+        await events.record(session, events.SESSIONS, user_id)
+    return len(ended)
 
 
 async def find_login(session: AsyncSession, token: str) -> FoundLogin | None:
@@ -239,14 +289,80 @@ async def change_password(
     await events.record(session, events.SESSIONS, user_id)
 
 
+async def reset_password(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    """Store the new hash and end every login of this user (the link came by e-mail: the
+    person may not be signed in anywhere, and whoever was must sign in again)."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
+    await session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    await events.record(session, events.SESSIONS, user_id)
+
+
+async def confirm_email(session: AsyncSession, user_id: int, now: datetime) -> User | None:
+    """Mark the address confirmed (once: a later link changes nothing); the user."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.email_confirmed_at.is_(None))
+        .values(email_confirmed_at=now)
+    )
+    return await session.get(User, user_id)
+
+
+async def _unique_change(session: AsyncSession, user_id: int, field: str, **values: object) -> None:
+    """Change the user's row; ``DuplicateUserError(field)`` if another account holds the
+    value (checked first, and by the unique index should another change win the race)."""
+    key_column = User.username_key if field == "username" else User.email_key
+    key = values[key_column.key]
+    taken = await session.scalar(select(func.count()).where(key_column == key, User.id != user_id))
+    if taken:
+        raise DuplicateUserError(field)
+    try:
+        async with session.begin_nested():
+            await session.execute(update(User).where(User.id == user_id).values(**values))
+    except IntegrityError:
+        raise DuplicateUserError(field) from None
+
+
+async def change_username(session: AsyncSession, user_id: int, username: str) -> None:
+    """A new name (its old profile address stops answering); pages kept with the old name
+    are rendered again (a ``renamed`` event)."""
+    await _unique_change(
+        session, user_id, "username", username=username, username_key=username_key(username)
+    )
+    await events.record(session, events.RENAMED, user_id)
+
+
+async def change_email(session: AsyncSession, user_id: int, email: str, now: datetime) -> None:
+    """A new address, confirmed by its link (or by no mail being set up)."""
+    await _unique_change(
+        session,
+        user_id,
+        "email",
+        email=normalise_email(email),
+        email_key=email_key(email),
+        email_confirmed_at=now,
+    )
+
+
+async def find_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
 async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
     await session.execute(
         update(User).where(User.id == user_id).values(password_hash=password_hash)
     )
 
 
-async def update_about(session: AsyncSession, user_id: int, about: str) -> None:
-    await session.execute(update(User).where(User.id == user_id).values(about=about))
+async def update_profile(
+    session: AsyncSession, user_id: int, about: str, default_visibility: str
+) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(about=about, default_visibility=default_visibility)
+    )
 
 
 async def delete_user(session: AsyncSession, user_id: int) -> None:
@@ -265,3 +381,15 @@ async def delete_user(session: AsyncSession, user_id: int) -> None:
             public_before=visibility == PUBLIC,
         )
     await events.record(session, events.SESSIONS, user_id)
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Lock the account's row for the rest of the transaction, so that two requests at
+    once cannot both pass a check of its rows (a count, a sum) before writing: PostgreSQL
+    does not serialize writers the way SQLite's ``BEGIN IMMEDIATE`` does."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+async def set_time_zone(session: AsyncSession, user_id: int, zone: str) -> None:
+    """The writer's time zone (an IANA name the caller checked)."""
+    await session.execute(update(User).where(User.id == user_id).values(time_zone=zone))

@@ -21,9 +21,11 @@ from werkzeug.routing import Map, MapAdapter
 
 from quartapp.db import Database
 from quartapp.journal import store
+from quartapp.journal.excerpt import excerpt
 from quartapp.journal.store import ListedEntry
 from quartapp.live.messages import RenderCards
 from quartapp.models import Entry, User
+from quartapp.tags.parse import tags_in
 
 CARD_TEMPLATE = "journal/_card.html"
 CARDS_KEPT = 1024  # about 3 KiB each with its key: a few MiB a worker
@@ -50,19 +52,20 @@ class EntryCards:
         return self._paths.build(endpoint, values)
 
     async def render(
-        self, entry: Entry | ListedEntry, *, by_author: bool, link_title: bool = True
+        self, entry: Entry | ListedEntry, *, by_author: bool, listed: bool = True
     ) -> Markup:
-        """The card of ``entry``; its author's has an Edit link."""
+        """The card of ``entry``; its author's has an Edit link. A ``listed`` card (on a
+        list, not the entry's own page) links its title, and shows a long body's excerpt."""
         key: CardKey = (
             entry.id,
             entry.title,
             entry.body_html,
-            entry.created_at,
+            entry.written_at,
             entry.updated_at,
             entry.visibility,
             entry.author.username,
             by_author,
-            link_title,
+            listed,
         )
         html = self._cards.get(key)
         if html is not None:
@@ -71,7 +74,12 @@ class EntryCards:
         if self._template is None:
             self._template = self._jinja_env.get_template(CARD_TEMPLATE)
         rendered = await self._template.render_async(
-            entry=entry, by_author=by_author, link_title=link_title, path=self.path
+            entry=entry,
+            by_author=by_author,
+            listed=listed,
+            path=self.path,
+            excerpt=excerpt,
+            tags_in=tags_in,  # from the HTML, which is in the card's key
         )
         html = Markup(rendered.strip())  # noqa: S704 - the output of an autoescaped template
         self._cards[key] = html
@@ -80,11 +88,11 @@ class EntryCards:
         return html
 
     async def card(
-        self, entry: Entry | ListedEntry, viewer: User | None, link_title: bool = True
+        self, entry: Entry | ListedEntry, viewer: User | None, listed: bool = True
     ) -> Markup:
         """For templates: the card of ``entry`` as ``viewer`` sees it."""
         by_author = viewer is not None and viewer.id == entry.author_id
-        return await self.render(entry, by_author=by_author, link_title=link_title)
+        return await self.render(entry, by_author=by_author, listed=listed)
 
 
 def live_cards(database: Database, cards: EntryCards) -> RenderCards:

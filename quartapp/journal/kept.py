@@ -6,9 +6,13 @@ Each is kept with what it depends on, and the routes check that before using it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
 
 from markupsafe import Markup
+
+MEMORIES_KEPT = 10_000  # writers' "on this day" counts a worker keeps (a few bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,25 @@ class VisitorHome:
 
 @dataclass(slots=True)
 class KeptPages:
-    # The fields of an untouched compose form: they depend on nothing.
-    blank_compose_fields: Markup | None = None
+    # An untouched compose form after its token, by the writer's default visibility: it
+    # depends on nothing else.
+    blank_compose_forms: dict[str, Markup] = field(default_factory=dict)
     visitor_home: VisitorHome | None = None
+    # How many entries a writer wrote on their today in earlier years, by (writer, day):
+    # with the newest change when it was counted, since any write records one.
+    memories_today: OrderedDict[tuple[int, date], tuple[int, int]] = field(
+        default_factory=OrderedDict
+    )
+
+    def kept_memories(self, writer_id: int, today: date, live_seq: int) -> int | None:
+        kept = self.memories_today.get((writer_id, today))
+        if kept is None or kept[0] != live_seq:
+            return None
+        self.memories_today.move_to_end((writer_id, today))
+        return kept[1]
+
+    def keep_memories(self, writer_id: int, today: date, live_seq: int, count: int) -> None:
+        self.memories_today[(writer_id, today)] = (live_seq, count)
+        self.memories_today.move_to_end((writer_id, today))
+        if len(self.memories_today) > MEMORIES_KEPT:
+            self.memories_today.popitem(last=False)

@@ -23,6 +23,9 @@ CREATED = "created"
 UPDATED = "updated"
 DELETED = "deleted"
 SESSIONS = "sessions"  # a user's login sessions changed: recheck their connections
+# An author's name changed: pages that show it were rendered before this seq. Nothing is
+# sent (open pages keep the old name until reloaded); kept pages are rendered again.
+RENAMED = "renamed"
 _EVENT_LOCK = 0x71A27  # any fixed number; only event writers take it
 
 

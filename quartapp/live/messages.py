@@ -96,6 +96,9 @@ async def serialize(batch: list[Event], render_cards: RenderCards) -> list[Audie
         if event.kind == events.SESSIONS:
             result.append(Audiences(event.seq, event.author_id, None, None, True))
             continue
+        if event.kind == events.RENAMED:
+            result.append(Audiences(event.seq, event.author_id, None, None))
+            continue
         card = cards.get(event.entry_id or 0)
         if event.kind != events.DELETED and card is None:
             # Deleted since: its own "deleted" event follows; send only the seq along.

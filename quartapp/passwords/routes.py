@@ -139,7 +139,12 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
     if (refused := refusal()) is not None:
         errors["name"] = refused.message
         return await _page(
-            GeneratorRequest(), fields=form, errors=errors, name=name, loaded=loaded, status=429
+            GeneratorRequest(),
+            fields=form,
+            errors=errors,
+            name=name,
+            loaded=loaded,
+            status=refused.status,
         )
     if not errors:
         try:

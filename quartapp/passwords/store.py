@@ -13,7 +13,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quartapp.models import SavedPolicy, User, utcnow
+from quartapp.accounts.store import lock_user
+from quartapp.models import SavedPolicy, utcnow
 from quartapp.passwords.schema import GeneratorRequest, from_json
 
 MAX_POLICIES_PER_USER = 200
@@ -54,9 +55,7 @@ async def get_policy(session: AsyncSession, policy_id: int) -> SavedPolicy | Non
 async def create_policy(
     session: AsyncSession, user_id: int, name: str, request: GeneratorRequest
 ) -> SavedPolicy:
-    # The user's row, locked, serializes their saves on PostgreSQL, so two at once cannot
-    # both pass the count below (SQLite's writers are serialized anyway).
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    await lock_user(session, user_id)  # two saves at once cannot both pass the count
     owned = await session.scalar(select(func.count()).where(SavedPolicy.user_id == user_id))
     if (owned or 0) >= MAX_POLICIES_PER_USER:
         raise TooManyPoliciesError()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from quart import Quart
 
 from quartapp import ratelimits
+from quartapp.security.bodies import allow_larger_bodies
 from quartapp.security.csrf import check_csrf, csrf_token
 from quartapp.security.headers import add_security_headers, keep_signed_in_pages_out_of_caches
 from quartapp.security.input import refuse_nul_characters
@@ -19,6 +20,7 @@ from quartapp.security.input import refuse_nul_characters
 def install(
     app: Quart, limits: ratelimits.RateLimits, account_of_request: ratelimits.AccountOfRequest
 ) -> None:
+    app.before_request(allow_larger_bodies)  # before anything reads a body
     ratelimits.install(app, limits, account_of_request)
     app.before_request(check_csrf)
     app.before_request(refuse_nul_characters)

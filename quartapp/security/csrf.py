@@ -14,11 +14,18 @@ import secrets
 from quart import request, session
 from werkzeug.exceptions import BadRequest, TooManyRequests
 
-from quartapp.ratelimits import refusal
+from quartapp.ratelimits import refusal, refuse_form
 from quartapp.web import SAFE_METHODS, is_api_request
 
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 _CSRF_SESSION_KEY = "csrf"
+
+
+STALE_FORM = (
+    "This page was opened before you logged in or out (here or in another tab), so nothing "
+    "was saved. What you typed is still here: check it and send it again."
+)
 
 
 class CSRFError(BadRequest):
@@ -37,6 +44,16 @@ def csrf_token() -> str:
     return token
 
 
+def token_matches(sent: str) -> bool:
+    """``sent`` is this session's token (for a JSON call that carries it in a header)."""
+    expected = session.get(_CSRF_SESSION_KEY)
+    return (
+        isinstance(expected, str)
+        and bool(sent)
+        and hmac.compare_digest(sent.encode(), expected.encode())
+    )
+
+
 def rotate_csrf_token() -> None:
     """A fresh token at login and logout, so a token seen before cannot be replayed."""
     session.pop(_CSRF_SESSION_KEY, None)
@@ -48,7 +65,8 @@ async def check_csrf() -> None:
     if request.method in SAFE_METHODS or is_api_request():
         return
     form = await request.form
-    sent = form.get(CSRF_FIELD, "")
+    # A form's field, or a header for a script's multipart post (an image upload).
+    sent = form.get(CSRF_FIELD, "") or request.headers.get(CSRF_HEADER, "")
     expected = session.get(_CSRF_SESSION_KEY)
     if isinstance(expected, str) and sent and hmac.compare_digest(sent.encode(), expected.encode()):
         return
@@ -58,4 +76,6 @@ async def check_csrf() -> None:
     refused = refusal()
     if refused is not None:  # over its rate limit too: that is the answer (see ratelimits)
         raise TooManyRequests(retry_after=refused.retry_after)
-    raise CSRFError()
+    # A form that holds what someone typed comes back with it, a fresh token and why.
+    if not refuse_form(STALE_FORM, 400):
+        raise CSRFError()

@@ -21,3 +21,13 @@ def is_safe_redirect(target: str) -> bool:
 
 def safe_next(target: str | None, default: str = "/") -> str:
     return target if target and is_safe_redirect(target) else default
+
+
+def referring_page(referrer: str | None, host: str) -> str | None:
+    """The page a request was sent from (its ``Referer``), when that page is on this
+    site (``host``): its path and query, safe to redirect to; else None."""
+    parts = urlsplit(referrer or "")
+    if parts.netloc != host or not parts.path:
+        return None
+    page = parts.path + (f"?{parts.query}" if parts.query else "")
+    return page if is_safe_redirect(page) else None

@@ -153,7 +153,7 @@ async def test_delete_account_with_wrong_password_deletes_nothing(
     await alice.post_entry("kept", visibility="private")
     response = await account_post(client, "/account/delete", {"password": "not my password"})
     assert response.status_code == 400
-    assert "not your password" in field_error(await page_text(response), "password")
+    assert "not your password" in field_error(await page_text(response), "delete-password")
     assert test_database.scalar("SELECT count(*) FROM users") == 1
     assert test_database.scalar("SELECT count(*) FROM entries") == 1
     assert (await client.get("/account")).status_code == 200

@@ -251,7 +251,12 @@ async def test_cookies_are_httponly_and_samesite_lax(client: Client, auth: AuthA
 async def test_cookies_are_host_only_and_secure_in_production(make_app: Any) -> None:
     """``__Host-`` names: browsers keep them only Secure, with Path=/ and no Domain, so no
     sibling subdomain or plain-HTTP page can set one (ASVS 3.3.1)."""
-    app: Quart = make_app(env="production", secret_key=PRODUCTION_KEY, allowed_hosts=("localhost",))
+    app: Quart = make_app(
+        env="production",
+        secret_key=PRODUCTION_KEY,
+        allowed_hosts=("localhost",),
+        site_url="https://localhost",
+    )
     session_cookie, auth_cookie = f"__Host-{SESSION_COOKIE}", f"__Host-{AUTH_COOKIE}"
     async with app.test_app():
         client = app.test_client()

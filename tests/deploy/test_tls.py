@@ -38,6 +38,7 @@ from tests.live.servers import (
 
 PRODUCTION = {
     "QUARTAPP_ENV": "production",
+    "SITE_URL": "https://localhost",
     "SECRET_KEY": "tls-test-secret-key-" + "y" * 40,
     "ALLOWED_HOSTS": "127.0.0.1",
 }

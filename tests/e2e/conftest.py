@@ -154,11 +154,9 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture
-def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
-    instance = tmp_path / "instance"
+def server_env(test_database: TestDatabase, instance: Path) -> dict[str, str]:
     instance.mkdir()
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": test_database.url,
         "INSTANCE_PATH": str(instance),
@@ -170,9 +168,17 @@ def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
         # Empty values are ignored by the settings, and win over a stray .env file.
         "REDIS_URL": "",
         "ALLOWED_ORIGINS": "",
+        "SMTP_HOST": "",
+        "SITE_URL": "",
         "QUARTAPP_ENV": "development",
     }
-    running = Server(free_port(), env, tmp_path / "hypercorn.log")
+
+
+@contextlib.contextmanager
+def running_server(
+    env: dict[str, str], log_path: Path, port: int | None = None
+) -> Iterator[Server]:
+    running = Server(port or free_port(), env, log_path)
     try:
         running.start()
         yield running
@@ -180,6 +186,13 @@ def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
         running.stop()
         # Shown by pytest only when the test failed.
         print(f"--- hypercorn log ({running.log_path}) ---\n{running.log_tail()}")
+
+
+@pytest.fixture
+def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
+    env = server_env(test_database, tmp_path / "instance")
+    with running_server(env, tmp_path / "hypercorn.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +259,7 @@ def sign_up() -> SignUp:
         page.goto("/login")
         page.fill("#username", username)
         page.fill("#password", DEFAULT_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Log in", exact=True).click()
         page.wait_for_url("/")
         assert page.get_by_role("button", name="Log out").is_visible()
 

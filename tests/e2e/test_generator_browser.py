@@ -88,7 +88,7 @@ def test_rules_give_a_password_at_once_copy_and_saved_rules(
     page.wait_for_url(re.compile(r"/login\?next="))
     page.fill("#username", "analyst")
     page.fill("#password", "correct horse battery")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url("/passwords")
     set_rules(page)
     page.fill("#name", "Payroll")

@@ -77,8 +77,10 @@ def test_entries_appear_change_and_vanish_without_reload(
     open_reader(reader)
     expect(reader.get_by_text("No entries yet.")).to_be_visible()
 
-    # The writer posts from the home page's compose form.
+    # The writer posts from the home page's compose form, for everyone (a new account
+    # writes privately unless it says so).
     writer.fill("#body", "Hello from **Alice**, _live_.")
+    writer.get_by_role("radio", name="Everyone").check()
     writer.get_by_role("button", name="Post entry").click()
     writer.wait_for_url(re.compile(r"/entries/\d+$"))
     entry_id = int(writer.url.rsplit("/", 1)[1])

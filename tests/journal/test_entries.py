@@ -12,7 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 from tests.database import TestDatabase
-from tests.helpers import AuthActions, csrf_token, post_form
+from tests.helpers import AuthActions, csrf_token, page_text, post_form
 from tests.test_security import checked_page, second_user
 
 
@@ -64,14 +64,34 @@ async def test_posting_redirects_to_the_new_entry(
     assert "Your entry is posted." in page
 
 
-async def test_visibility_defaults_to_public(
+async def test_a_new_account_writes_privately_by_default_and_can_choose_otherwise(
     client: Client, auth: AuthActions, test_database: TestDatabase
 ) -> None:
     await auth.register_and_login("alice")
+    checked = re.compile(r'name="visibility" value="(\w+)" checked')
+    assert checked.findall(await page_text(await client.get("/"))) == ["private"]
     response = await post_entry_form(client, {"body": "no visibility sent"})
     assert response.status_code == 303
     entry_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    assert entry_row(test_database, entry_id)[2] == "public"
+    assert entry_row(test_database, entry_id)[2] == "private"
+
+    saved = await post_form(
+        client,
+        "/account/profile",
+        {"about": "", "default_visibility": "public"},
+        token_from="/account",
+    )
+    assert saved.status_code == 303
+    assert test_database.rows("SELECT default_visibility FROM users") == [("public",)]
+    assert checked.findall(await page_text(await client.get("/"))) == ["public"]
+    refused = await post_form(
+        client,
+        "/account/profile",
+        {"about": "kept", "default_visibility": "friends"},
+        token_from="/account",
+    )
+    assert refused.status_code == 400
+    assert "kept</textarea>" in await page_text(refused)
 
 
 async def test_title_is_optional_and_private_is_kept(
@@ -244,7 +264,8 @@ async def test_editing_saves_and_marks_the_entry_edited(
     page = await checked_page(await client.get(f"/entries/{entry_id}"))
     assert re.search(r'class="edited">· edited <time datetime="[^"]+Z">', page)
     assert "<strong>text</strong>" in page
-    assert "draft" not in page
+    assert "first *draft*" not in page
+    assert "<em>draft</em>" not in page
 
 
 async def test_a_bad_edit_changes_nothing(
@@ -383,4 +404,4 @@ async def test_the_blank_compose_form_rendered_once_is_the_form_itself(
         fresh = await render_template("journal/_entry_fields.html", form=EntryForm())
     for page in (first, again):
         assert fresh.strip() in page
-        assert '<textarea aria-describedby="body-hint" id="body"' in page
+        assert '<textarea aria-describedby="body-hint" data-max="20000" id="body"' in page

@@ -171,3 +171,49 @@ async def test_a_bad_before_is_a_400_with_a_message(
 async def test_the_largest_before_is_accepted(client: Client) -> None:
     assert (await client.get("/?before=2147483647")).status_code == 200
     assert (await client.get("/?before=")).status_code == 200
+
+
+NEWER_RE = re.compile(r'<a [^>]*href="([^"]+)" rel="prev">')
+
+
+@pytest.mark.parametrize("start", ["/", "/u/alice", "/tags/walk"])
+async def test_every_list_pages_back_the_way_it_came(
+    app: Quart, auth: AuthActions, test_database: TestDatabase, start: str
+) -> None:
+    """From the oldest page, the "Newer" links give the same pages in reverse, the last
+    of them the first page (which new entries join live)."""
+    await auth.register_and_login("alice")
+    alice = user_id(test_database, "alice")
+    ids = await write_entries(app, alice, 45, label="#walk")
+    visitor = app.test_client()
+    forward = await page_texts(visitor, start)
+    assert len(forward) == 3
+    backward = [forward[-1]]
+    while (newer := NEWER_RE.search(backward[-1])) is not None:
+        response = await visitor.get(html.unescape(newer.group(1)))
+        backward.append(await checked_page(response))
+        assert len(backward) < 10, "the Newer links never end"
+    pages = [[int(found) for found in ENTRY_ID_RE.findall(page)] for page in backward]
+    # Back at the top, the newest page is a whole page again, as it was first read.
+    assert pages[-1] == ids[:-21:-1]
+    assert pages[-2] == ids[-21:-41:-1]
+    if start != "/tags/walk":  # a tag's page is not live
+        assert 'data-live-first-page="true"' in backward[-1]
+        assert 'data-live-first-page="false"' in backward[-2]
+    assert 'rel="prev"' not in backward[-1]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("after=x", "The &#39;after&#39; parameter must be a positive entry number."),
+        ("after=0", "The &#39;after&#39; parameter must be a positive entry number."),
+        ("before=1&after=2", "either &#39;before&#39; an entry or &#39;after&#39; one"),
+    ],
+)
+async def test_a_bad_page_position_is_a_400_naming_it(
+    client: Client, query: str, reason: str
+) -> None:
+    response = await client.get(f"/?{query}")
+    assert response.status_code == 400
+    assert reason in await checked_page(response)

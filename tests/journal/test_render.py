@@ -12,7 +12,7 @@ from quart.typing import TestClientProtocol as Client
 from quartapp.config import RateLimitSpec
 from quartapp.db import Database
 from quartapp.journal import store
-from quartapp.journal.render import ALLOWED_TAGS
+from quartapp.journal.render import ALLOWED_TAGS, render_markdown
 from quartapp.services import services_of
 from tests.database import TestDatabase
 from tests.helpers import AuthActions, post_form
@@ -109,7 +109,36 @@ async def test_editing_sanitizes_too(
     [
         ("**bold** and _it_", "<p><strong>bold</strong> and <em>it</em></p>"),
         ("~~gone~~", "<p><s>gone</s></p>"),
-        ("# Title", "<h1>Title</h1>"),
+        # An entry's headings start below its title (an h2 on its card).
+        ("# Title", "<h3>Title</h3>"),
+        ("## Part", "<h4>Part</h4>"),
+        ("#### Deep", "<h6>Deep</h6>"),
+        ("###### Deepest", "<h6>Deepest</h6>"),
+        # Bare links, in text and as www.
+        (
+            "See https://example.com/a and www.example.org.",
+            '<p>See <a href="https://example.com/a" rel="nofollow noopener noreferrer">'
+            'https://example.com/a</a> and <a href="http://www.example.org" '
+            'rel="nofollow noopener noreferrer">www.example.org</a>.</p>',
+        ),
+        # Task lists: checkboxes that cannot be changed or sent.
+        (
+            "- [ ] to do\n- [x] done",
+            '<ul class="contains-task-list">\n<li class="task-list-item">'
+            '<input class="task-list-item-checkbox" disabled="disabled" type="checkbox">'
+            " to do</li>\n"
+            '<li class="task-list-item"><input class="task-list-item-checkbox" checked="checked" '
+            'disabled="disabled" type="checkbox"> done</li>\n</ul>',
+        ),
+        # A column's alignment, as a class (no inline style gets past the CSP).
+        (
+            "| a | b | c |\n|:-|:-:|-:|\n| 1 | 2 | 3 |",
+            '<table>\n<thead>\n<tr>\n<th class="align-left">a</th>\n'
+            '<th class="align-center">b</th>\n<th class="align-right">c</th>\n</tr>\n'
+            '</thead>\n<tbody>\n<tr>\n<td class="align-left">1</td>\n'
+            '<td class="align-center">2</td>\n<td class="align-right">3</td>\n</tr>\n'
+            "</tbody>\n</table>",
+        ),
         ("- a\n- b", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>"),
         ("3. c", '<ol start="3">\n<li>c</li>\n</ol>'),
         ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
@@ -235,3 +264,25 @@ async def test_the_time_script_is_linked_and_served(client: Client) -> None:
     assert response.mimetype in {"text/javascript", "application/javascript"}
     script = await checked_page(response)
     assert 'querySelectorAll("time[datetime]")' in script
+
+
+def test_footnotes_link_both_ways_with_ids_of_their_own_entry() -> None:
+    first = render_markdown("A claim.[^1]\n\n[^1]: The source.")
+    second = render_markdown("Another.[^1]\n\n[^1]: Elsewhere.")
+    ref = re.search(
+        r'<sup class="footnote-ref"><a href="#(fn-[0-9a-f]{12}-1)" id="(fnref-[0-9a-f]{12}-1)"',
+        first,
+    )
+    assert ref is not None, first
+    assert f'<li id="{ref.group(1)}" class="footnote-item">' in first
+    assert f'href="#{ref.group(2)}" class="footnote-backref"' in first
+    assert ref.group(1) not in second  # two entries on one page: no id twice
+    assert render_markdown("A claim.[^1]\n\n[^1]: The source.") == first  # the same each time
+
+
+def test_only_the_renderers_own_classes_and_ids_are_kept() -> None:
+    # Raw HTML is off, so these are text; the sanitizer would drop them anyway.
+    html = render_markdown('<a id="csrf_token" class="button">x</a>')
+    assert "<a" not in html
+    # A language class on code is kept, nothing else is.
+    assert 'class="language-python"' in render_markdown("```python\nx\n```")

@@ -1,8 +1,8 @@
 """Real hypercorn processes on loopback (or hypercorn in the test's process), and clients
 for them: HTTP, websocket, Redis.
 
-Each server is ``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, each
-on its own listening socket) in its own process group, so stopping it also reaches the
+Each server is ``python -m quartapp serve --config hypercorn.toml`` (hypercorn's workers, fed
+connections by the master) in its own process group, so stopping it also reaches the
 workers it spawns. Its output goes to a file under ``tmp_path``,
 printed once it stopped: pytest shows that output when the test failed.
 """

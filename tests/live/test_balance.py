@@ -1,13 +1,15 @@
-"""Two workers share the connections: each listens on a socket of its own (SO_REUSEPORT),
-so the kernel spreads new connections over them (quartapp/serving.py).
+"""Two workers share the connections: the master accepts each one and hands it to the
+worker holding the fewest (quartapp/serving/), so a client's few keep-alive connections
+are spread evenly every time.
 
 With one listening socket shared by both workers, asyncio accepts up to its backlog of
 connections each time the socket is ready: the first worker to wake took every
-connection a client (wrk -c16) opened at once, and the other core stayed idle.
+connection a client (wrk -c16) opened at once. With a socket of its own for each worker
+(SO_REUSEPORT), the kernel's hash put a proxy's 4 connections all on one worker one time
+in eight.
 
-Who holds what is read from the kernel (``ss -tnp``): the workers are the processes
-beside the master that listen on the port, and each established connection to the port
-names the process that accepted it.
+Who holds what is read from the kernel (``ss -tnp``): each established connection to the
+port names the process that holds it, and the workers are the master's children.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from tests.live.servers import START_TIMEOUT, Browser, Server, database_environm
 WORKERS = 2
 ROUNDS = 10
 RESTART_WINDOW = 3.0  # seconds of new connections after SIGHUP: the restart takes 1-2
-FOUR_ROUNDS = 30  # four connections a round: see the test
 ROUND_TIMEOUT = 10.0  # seconds for one round's connections to be open and answered
 USER_RE = re.compile(r"pid=(\d+)")
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -48,19 +49,37 @@ def holders(port: int, state: str) -> list[set[int]]:
     return [{int(pid) for pid in USER_RE.findall(line)} for line in listing.splitlines()]
 
 
-def listening_workers(server: Server) -> set[int]:
-    """The processes beside the master that listen on the server's port."""
-    return set().union(*holders(server.port, "listening")) - {server.process.pid}
+def children(server: Server) -> set[int]:
+    """The master's worker processes (not multiprocessing's resource tracker)."""
+    pid = server.process.pid
+    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = set()
+    for child in listed:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:  # it has just exited
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            workers.add(int(child))
+    return workers
 
 
 def worker_pids(server: Server) -> set[int]:
-    """The workers, once all of them listen: /healthz answers as soon as one does."""
+    """The workers, once all of them have started."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
-        workers = listening_workers(server)
+        workers = children(server)
         if len(workers) == WORKERS or time.monotonic() > deadline:
             return workers
         time.sleep(0.05)
+
+
+def wait_all_closed(port: int) -> None:
+    """Until the workers have closed every connection of the last round (and counted it)."""
+    deadline = time.monotonic() + ROUND_TIMEOUT
+    while holders(port, "connected") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)  # the worker counts a connection as done just after it closed it
 
 
 async def open_answered(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -97,6 +116,7 @@ async def rounds_on(
     assert len(workers) == WORKERS, f"listening: {workers}"
     results = []
     for _ in range(rounds):
+        await asyncio.to_thread(wait_all_closed, server.port)
         counts = await spread(server, connections)
         assert set(counts) <= workers, f"connections held by {counts}, workers {workers}"
         assert sum(counts.values()) == connections, counts
@@ -116,33 +136,40 @@ def server(test_database: TestDatabase, tmp_path: Path) -> Iterator[Server]:
         print(f"----- server (exit {started.process.returncode}) -----\n{started.log()}")
 
 
-async def test_sixteen_keep_alive_connections_spread_over_both_workers_every_time(
+async def test_sixteen_keep_alive_connections_are_eight_on_each_worker_every_time(
     server: Server,
 ) -> None:
-    """wrk -c16: every worker holds connections in every round. By the kernel's hash each
-    connection picks a worker at random, so a round on one worker is a 1 in 2**15 chance."""
+    """wrk -c16: each worker holds half of them in every round."""
     results = await rounds_on(server, 16, ROUNDS)
-    one_sided = [counts for counts in results if len(counts) < WORKERS]
-    assert not one_sided, f"rounds with a worker holding nothing: {one_sided}"
+    uneven = [sorted(counts.values()) for counts in results if sorted(counts.values()) != [8, 8]]
+    assert not uneven, f"rounds not 8 and 8: {uneven}"
 
 
-async def test_four_keep_alive_connections_are_spread_independently(server: Server) -> None:
-    """A proxy's few long keep-alive connections (nginx ``keepalive 4``): each lands on a
-    worker by the kernel's hash of its addresses, independently of the others, so no
-    worker takes them all by being the first to wake. Four such connections still all
-    land on one of two workers one time in eight, so this counts over many rounds: the
-    shared socket used both workers in about 4 rounds of 10; by the hash, 7 of 8."""
-    started = time.monotonic()
-    results = await rounds_on(server, 4, FOUR_ROUNDS)
-    totals = collections.Counter[int]()
-    for counts in results:
-        totals.update(counts)
-    both = sum(1 for counts in results if len(counts) == WORKERS)
-    print(f"{both} of {FOUR_ROUNDS} rounds used both workers; in all: {totals}")
-    assert len(totals) == WORKERS, totals
-    assert min(totals.values()) >= 40, totals  # of 120; by chance 1 in 5,000
-    assert both >= 19, f"only {both} of {FOUR_ROUNDS} rounds used both workers"  # 1 in 7,000
-    assert time.monotonic() - started < FOUR_ROUNDS * ROUND_TIMEOUT
+async def test_a_proxys_four_connections_are_two_on_each_worker_every_time(
+    server: Server,
+) -> None:
+    """nginx's ``keepalive 4``: a few long connections, opened at once. By the kernel's
+    hash (SO_REUSEPORT) all four landed on one worker one round in eight; handed to the
+    worker holding the fewest, they are 2 and 2 in every round."""
+    results = await rounds_on(server, 4, ROUNDS)
+    uneven = [sorted(counts.values()) for counts in results if sorted(counts.values()) != [2, 2]]
+    assert not uneven, f"rounds not 2 and 2: {uneven}"
+
+
+async def test_connections_opened_one_by_one_alternate(server: Server) -> None:
+    """A pool that grows a connection at a time, each answered before the next opens."""
+    await asyncio.to_thread(server.wait_ready)
+    workers = await asyncio.to_thread(worker_pids, server)
+    opened = []
+    try:
+        for _ in range(6):
+            opened.append(await open_answered(server.port))
+        held = await asyncio.to_thread(holders, server.port, "established")
+    finally:
+        for _, writer in opened:
+            writer.close()
+    counts = collections.Counter(pid for pids in held for pid in pids)
+    assert counts == dict.fromkeys(workers, 3), counts
 
 
 def wait_exit(server: Server, timeout: float) -> int | None:
@@ -155,8 +182,9 @@ def wait_exit(server: Server, timeout: float) -> int | None:
 async def test_a_second_server_on_the_same_port_exits_instead_of_sharing_it(
     server: Server, test_database: TestDatabase, tmp_path: Path
 ) -> None:
-    """SO_REUSEPORT lets a second server of the same user bind beside the first (one left
-    running by a botched restart, say): they would split the connections silently."""
+    """The master binds without SO_REUSEPORT (hypercorn sets it for several workers), so a
+    second server (one left running by a botched restart, say) cannot bind beside the
+    first and split its connections silently: it says so and exits."""
     workers = await asyncio.to_thread(worker_pids, server)
     assert len(workers) == WORKERS
     environment = database_environment(test_database.url, tmp_path / "instance")
@@ -190,10 +218,9 @@ async def attempt(port: int) -> str:
 async def test_connections_during_a_restart_of_the_workers_are_not_refused(
     server: Server,
 ) -> None:
-    """SIGHUP replaces the workers; the master keeps their sockets listening meanwhile, so a
-    connection made then waits in a socket's queue for the new worker instead of being
-    refused. (One that a stopping worker accepted just before it closed its socket may
-    be closed unanswered, as in any graceful shutdown of hypercorn's.)"""
+    """SIGHUP replaces the workers; the master keeps listening meanwhile, so a connection
+    made then waits in the socket's queue for the new workers instead of being refused,
+    and one still queued for a stopping worker is given back and served by a new one."""
     old = await asyncio.to_thread(worker_pids, server)
     assert len(old) == WORKERS
     os.kill(server.process.pid, signal.SIGHUP)
@@ -209,7 +236,10 @@ async def test_connections_during_a_restart_of_the_workers_are_not_refused(
     attempts += [asyncio.create_task(attempt(server.port)) for _ in range(16)]
     outcomes = collections.Counter(await asyncio.gather(*attempts))
     print(f"{during} connections in {RESTART_WINDOW} s after SIGHUP, 16 after: {outcomes}")
-    assert outcomes["200"] >= 16, outcomes
+    # A connection a worker took a moment before it heard of the restart, its request not
+    # read yet, is closed by hypercorn's graceful shutdown as idle: CI saw 1 in 76 under
+    # load. Queued ones are given back; none is refused.
+    assert outcomes["no answer"] <= 2, outcomes
     assert set(outcomes) <= {"200", "no answer"}, outcomes
     assert server.process.poll() is None
 
@@ -274,3 +304,25 @@ def holders_of_peer(port: int, peer_port: int) -> int:
     pids = {int(pid) for pid in USER_RE.findall(listing)}
     assert len(pids) == 1, listing
     return pids.pop()
+
+
+async def test_the_workers_stop_when_their_master_is_gone(server: Server) -> None:
+    """Killed outright, the master leaves its workers nothing to serve: they stop instead
+    of living on as orphans holding their connections."""
+    await asyncio.to_thread(server.wait_ready)
+    workers = await asyncio.to_thread(worker_pids, server)
+    assert len(workers) == WORKERS
+    os.kill(server.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + START_TIMEOUT
+    while alive := {pid for pid in workers if _running(pid)}:
+        assert time.monotonic() < deadline, f"workers {alive} still running"
+        await asyncio.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Not exited (an orphan that exited is reaped by init; a zombie counts as exited)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return status.rsplit(")", 1)[1].split()[0] != "Z"

@@ -179,7 +179,7 @@ def send_sigterm(server: Server, target: str) -> None:
 
 
 @pytest.mark.usefixtures("enough_threads")
-# Two workers: each has its own listening socket (quartapp/serving.py).
+# Two workers, fed connections by the master (quartapp/serving/).
 @pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
 @pytest.mark.parametrize(
     "target",

@@ -1,0 +1,1 @@
+"""Two-factor sign-in: an authenticator app's codes (with recovery codes) and passkeys."""
