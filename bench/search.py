@@ -11,9 +11,9 @@ query (one word, two words, a phrase taken from an entry, the first letters of a
 typed), 200 searches by random signed-in writers, each through what ``GET /search`` runs
 (``search_ids`` for the first page, the entries, the snippets), one after another: p50 and
 p99. Last, the cost of the index when writing: entries written through the app's
-``create_entry``, in turns with and without ``search.entry_written`` (the tags, and the
-entry queued for the index), and then the indexer's time for each of them (after the
-commits, in the background: ``quartapp/search/indexer.py``).
+``create_entry`` one after another, in turns with a worker's search indexer running beside
+them (as deployed: it follows the events the writes record, ``quartapp/search/indexer.py``)
+and without one; and the indexer's time for each entry.
 
     .venv/bin/python bench/search.py                        # both databases, ~15 minutes
     .venv/bin/python bench/search.py --databases sqlite --entries 20000
@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -42,7 +41,6 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from quartapp import search
 from quartapp.db import Database
 from quartapp.journal import store
 from quartapp.journal.render import render_markdown
@@ -218,43 +216,62 @@ async def measure_searches(
     return timings
 
 
-@contextlib.asynccontextmanager
-async def without_index() -> AsyncIterator[None]:
-    """Entries written as they were before the index: ``search.entry_written`` does nothing."""
-    kept = search.entry_written
+SPACING = 0.02  # seconds between two writes (50 a second: a busy site on one machine)
+BURST = 200  # writes back to back, for what the index costs in capacity
 
-    async def nothing(*_args: Any, **_kwargs: Any) -> None:
-        return None
 
-    search.entry_written = nothing
-    try:
-        yield
-    finally:
-        search.entry_written = kept
+async def write_one(database: Database, writers: int, rng: random.Random, body: str) -> float:
+    content = EntryContent("A day", body, "public", render_markdown(body))
+    started = time.perf_counter()
+    async with database.transaction() as session:
+        await store.create_entry(session, rng.randint(1, writers), content)
+    return (time.perf_counter() - started) * 1000
 
 
 async def measure_writes(
     database: Database, writers: int, rng: random.Random
 ) -> dict[str, list[float]]:
+    """Entries written through ``create_entry``, with a worker's indexer running beside
+    the writes as deployed (woken by each commit; in the same event loop; on SQLite,
+    taking turns for the write lock) and without one, in turns, rounds of 50:
+
+    - ``with``/``without``: each write's time, the writes ``SPACING`` apart;
+    - ``burst with``/``burst without``: ``BURST`` writes back to back, until all are
+      written, and with the indexer until all are indexed too (one figure a round);
+    - ``indexing``: the indexer's time an entry, reading a round's writes at once.
+    """
     vocabulary = Vocabulary(random.Random(11))  # noqa: S311 (sample text, not a secret)
     tags = ["sea", "work", "family", "books"]
-    timings: dict[str, list[float]] = {"with the index": [], "without": []}
+    indexer = SearchIndexer(database)
+    database.listen(indexer.heard)
+    timings: dict[str, list[float]] = {
+        "with": [], "without": [], "burst with": [], "burst without": [], "indexing": []
+    }  # fmt: skip
     for round_ in range(WRITES // 50):
-        for way in (
-            ("with the index", "without") if round_ % 2 == 0 else ("without", "with the index")
-        ):
+        for way in ("with", "without") if round_ % 2 == 0 else ("without", "with"):
+            if way == "with":
+                indexer.start()
             for _ in range(50):
                 body = entry_markdown(vocabulary, rng, tags)
-                content = EntryContent("A day", body, "public", render_markdown(body))
-                async with without_index() if way == "without" else contextlib.nullcontext():
-                    started = time.perf_counter()
-                    async with database.transaction() as session:
-                        await store.create_entry(session, rng.randint(1, writers), content)
-                    timings[way].append((time.perf_counter() - started) * 1000)
-    # What the writes queued, indexed as a worker's indexer does after their commits.
-    started = time.perf_counter()
-    indexed = await SearchIndexer(database).catch_up(background=True)
-    timings["indexing after the commit"] = [(time.perf_counter() - started) * 1000 / indexed]
+                timings[way].append(await write_one(database, writers, rng, body))
+                await asyncio.sleep(SPACING)
+            await indexer.stop()
+            started = time.perf_counter()
+            read = await indexer.catch_up()  # after the round without: its 50 entries
+            if way == "without":
+                timings["indexing"].append((time.perf_counter() - started) * 1000 / read)
+    for way in ("with", "without", "without", "with"):
+        bodies = [entry_markdown(vocabulary, rng, tags) for _ in range(BURST)]
+        if way == "with":
+            indexer.start()
+        started = time.perf_counter()
+        for body in bodies:
+            await write_one(database, writers, rng, body)
+        if way == "with":
+            await indexer.stop()
+            await indexer.catch_up()  # what it had not read yet, as a search would
+        timings[f"burst {way}"].append((time.perf_counter() - started) * 1000 / BURST)
+        await indexer.catch_up()  # the next burst starts with nothing unread
     return timings
 
 
@@ -279,14 +296,17 @@ async def run_database(label: str, url: str, args: argparse.Namespace) -> list[s
     for kind, values in searched.items():
         lines.append(f"| {label} | {kind} | {statistics.median(values):.1f} | "
                      f"{percentile(values, 0.99):.1f} | {max(values):.1f} |")  # fmt: skip
-    with_index = statistics.median(written["with the index"])
-    without = statistics.median(written["without"])
-    lines.append(f"| {label} | writing an entry (with / without the index) | "
-                 f"{with_index:.2f} / {without:.2f} | "
-                 f"{percentile(written['with the index'], 0.99):.2f} / "
+    with_index, without = (statistics.median(written[way]) for way in ("with", "without"))
+    lines.append(f"| {label} | writing an entry, {SPACING * 1000:.0f} ms apart "
+                 f"(with / without the indexer) | {with_index:.2f} / {without:.2f} | "
+                 f"{percentile(written['with'], 0.99):.2f} / "
                  f"{percentile(written['without'], 0.99):.2f} | "
-                 f"+{(with_index / without - 1):.0%} |")  # fmt: skip
-    (per_entry,) = written["indexing after the commit"]
+                 f"{with_index / without - 1:+.0%} |")  # fmt: skip
+    burst_with, burst_without = (min(written[f"burst {way}"]) for way in ("with", "without"))
+    lines.append(f"| {label} | {BURST} writes back to back, a write (with the indexing "
+                 f"/ without) | {burst_with:.2f} / {burst_without:.2f} | | "
+                 f"{burst_with / burst_without - 1:+.0%} |")  # fmt: skip
+    per_entry = statistics.median(written["indexing"])
     lines.append(f"| {label} | indexing an entry after its commit (in the background) | "
                  f"{per_entry:.2f} | | |")  # fmt: skip
     return lines

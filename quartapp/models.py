@@ -268,16 +268,15 @@ class Follow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SearchQueued(Base):
-    """An entry written since the search index last read it (quartapp/search/indexer.py):
-    added in the write's transaction, taken off once the entry is indexed as it is."""
+class EventReader(Base):
+    """How far a reader that works through the events table has read (``seq``, the last
+    event it is done with): the search indexer (quartapp/search/indexer.py). Pruning never
+    deletes an event a reader has not read yet."""
 
-    __tablename__ = "search_queue"
+    __tablename__ = "event_readers"
 
-    entry_id: Mapped[int] = mapped_column(
-        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
-    )
-    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class LoginSession(Base):

@@ -41,6 +41,7 @@ async def tagged(tag: str) -> Response:
     normal = normal_tag(tag)
     if normal is None:
         abort(404)
+    await services().search_index.up_to_date(read_session())  # the tags of every write
     return await _feed(f"#{normal} on quartapp", "tags.tagged", {"tag": normal}, tag=normal)
 
 

@@ -317,6 +317,7 @@ async def profile(username: str) -> str:
         read_session(), viewer.id if viewer else None, at=page_cursor(), author_id=author.id
     )
     is_author = viewer is not None and viewer.id == author.id
+    await services().search_index.up_to_date(read_session())  # the tags of every write
     tags = await tag_counts(read_session(), author.id, with_private=is_author)
     heatmap = await _year_of_writing(author, with_private=is_author)
     return await render_template(

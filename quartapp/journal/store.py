@@ -17,7 +17,6 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, se
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from quartapp import search
 from quartapp.journal import history
 from quartapp.live import events
 from quartapp.models import PUBLIC, Entry, EntryTag, Event, Follow, User, utcnow
@@ -345,7 +344,6 @@ async def create_entry(session: AsyncSession, author_id: int, content: EntryCont
     session.add(entry)
     await session.flush()  # assigns entry.id
     await uploads.link_entry(session, entry.id, author_id, entry.body_html)
-    await search.entry_written(session, entry.id, entry.title, entry.body_html, new=True)
     await events.record(
         session, events.CREATED, author_id, entry_id=entry.id, public_after=entry.is_public
     )
@@ -377,7 +375,6 @@ async def update_entry(session: AsyncSession, entry_id: int, content: EntryConte
         entry.written_at = content.written_at
     entry.updated_at = utcnow()
     await uploads.link_entry(session, entry.id, entry.author_id, entry.body_html)
-    await search.entry_written(session, entry.id, entry.title, entry.body_html, new=False)
     await events.record(
         session,
         events.UPDATED,

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quartapp.db import add_event
-from quartapp.models import Event, utcnow
+from quartapp.models import Event, EventReader, utcnow
 
 CREATED = "created"
 UPDATED = "updated"
@@ -82,10 +82,16 @@ async def newest_seq(session: AsyncSession) -> int:
 
 async def prune(session: AsyncSession, older_than: datetime) -> int:
     """Delete events older than the cut-off, always keeping the newest one (it tells a
-    returning client how far the table goes)."""
+    returning client how far the table goes) and every one a reader of the table has not
+    read yet (``EventReader``: the search indexer's queue is this table)."""
     newest = await newest_seq(session)
+    unread_from = select(func.min(EventReader.seq)).scalar_subquery()
     result = await session.execute(
-        delete(Event).where(Event.created_at < older_than, Event.seq < newest)
+        delete(Event).where(
+            Event.created_at < older_than,
+            Event.seq < newest,
+            Event.seq <= func.coalesce(unread_from, newest),
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

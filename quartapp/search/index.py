@@ -63,15 +63,20 @@ def _language(session: AsyncSession) -> str:
     return language
 
 
-async def index_entry(session: AsyncSession, entry_id: int, content: Indexed, *, new: bool) -> None:
-    """Put the entry in the index as it is now (replacing what was there, unless ``new``)."""
-    values = {"id": entry_id, "title": content.title, "tags": content.tags, "body": content.body}
-    if _is_postgresql(session):
-        await session.execute(_PG_UPSERT, {**values, "language": _language(session)})
+async def index_entries(session: AsyncSession, contents: dict[int, Indexed]) -> None:
+    """Put these entries (by id) in the index as they are now, replacing what was there."""
+    if not contents:
         return
-    if not new:
-        await session.execute(_SQLITE_DELETE, {"id": entry_id})
-    await session.execute(_SQLITE_INSERT, values)
+    rows = [
+        {"id": entry_id, "title": c.title, "tags": c.tags, "body": c.body}
+        for entry_id, c in contents.items()
+    ]
+    if _is_postgresql(session):
+        language = _language(session)
+        await session.execute(_PG_UPSERT, [{**row, "language": language} for row in rows])
+        return
+    await session.execute(_SQLITE_DELETE, [{"id": row["id"]} for row in rows])
+    await session.execute(_SQLITE_INSERT, rows)
 
 
 _SQLITE_DELETE = text("DELETE FROM entry_search WHERE rowid = :id")

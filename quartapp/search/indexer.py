@@ -1,79 +1,129 @@
-"""The search index, brought up to date after each write rather than inside it.
+"""The search index and the tags, brought up to date after each write rather than in it.
 
-A write only queues its entry (``queue``, a one-row upsert in its transaction); after the
-commit, the worker's ``SearchIndexer`` hears the write's live event and indexes what is
-queued, a batch to a transaction, reading each entry as it is then: the text's parsing and
-the FTS5 or GIN insert are off the request and out of the write's transaction (which, on
-SQLite, holds the one write lock; figures in docs/PERFORMANCE.md). A search first
-indexes whatever is still queued (``up_to_date``), so a writer always finds what they
-just wrote; every worker polls too, for entries queued by another worker or a command.
+A write does no search work at all: it records its live event, as every change does
+(``live.events``), and the events table, numbered in commit order, is the indexer's queue.
+Each worker's ``SearchIndexer`` hears the commit and reads the events after the position
+it keeps in ``event_readers``, a batch to a transaction: each entry created or changed is
+read as it is then, and its tags and index row are written again (the text's parsing and
+the FTS5 or GIN insert are off the request and out of the write's transaction, which on
+SQLite holds the one write lock; figures in docs/PERFORMANCE.md). A deleted entry took its
+tags and index row with it. Pages that read tags or the index (search, a tag's page and
+feed, a profile's tags) first index whatever is still unread (``up_to_date``), so a
+writer always finds what they just wrote; every worker polls too, for events another
+worker or a command wrote.
 
-On PostgreSQL two workers index at once without waiting on each other: each takes queued
-rows with ``FOR UPDATE SKIP LOCKED``. A write re-queues its entry with an upsert, which
-waits for an indexer holding that row; so the entry is indexed again after any change
-that committed while an indexer read it.
+Two workers never index the same events: each batch locks the position's row (on
+SQLite, the write lock does). An entry read by a batch is as new as the events it read,
+or newer: an edit that commits meanwhile has an event after them, which the next batch
+reads. Pruning keeps every event the indexer has not read (``live.events.prune``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Select, and_, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quartapp.db import Database, upsert
+from quartapp.db import Database
 from quartapp.live import events
-from quartapp.models import Entry, Event, SearchQueued, utcnow
-from quartapp.search.index import index_entry, indexed
+from quartapp.models import Entry, EntryTag, Event, EventReader
+from quartapp.search.index import Indexed, index_entries, indexed
 from quartapp.search.text import reading
 from quartapp.tags.parse import tags_in_prose
 from quartapp.tasks import BackgroundLoop
 
 logger = logging.getLogger(__name__)
 
-BATCH = 50  # entries indexed in one transaction: short, so writers wait little for it
-POLL_SECONDS = 30.0  # entries another worker or a command queued, at worst this late
+READER = "search"  # its row in event_readers
+BATCH = 100  # events read in one transaction: short, so writers wait little for it
+POLL_SECONDS = 30.0  # events another worker or a command wrote, at worst this late
+# After a wake-up: each batch costs a transaction, and readers index what they need first.
+SETTLE_SECONDS = 0.05
+_ENTRY_KINDS = (events.CREATED, events.UPDATED)
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def queue(session: AsyncSession, entry_id: int) -> None:
-    """Index the entry after this transaction commits, as it will be then."""
-    statement = upsert(session, SearchQueued).values(entry_id=entry_id, queued_at=utcnow())
-    # An update, not "do nothing": it waits for an indexer that holds the row (see above).
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["entry_id"], set_={"queued_at": statement.excluded.queued_at}
-        )
-    )
+def _position() -> Select[int]:
+    return select(EventReader.seq).where(EventReader.name == READER)
 
 
-async def index_queued(session: AsyncSession, limit: int, *, wait: bool) -> int:
-    """Index up to ``limit`` queued entries as they are now and take them off the queue;
-    how many were taken. ``wait``: for rows another indexer holds, rather than skip them."""
-    taken = select(SearchQueued.entry_id).order_by(SearchQueued.entry_id).limit(limit)
+async def index_batch(session: AsyncSession, limit: int, *, wait: bool) -> int | None:
+    """Read up to ``limit`` events after the indexer's position, index the entries they
+    created or changed as those are now, and move the position past them: how many events
+    were read, or None when another indexer holds the position (only when not ``wait``).
+    Runs in the caller's write transaction."""
+    locked = _position()
     if _is_postgresql(session):
-        taken = taken.with_for_update(skip_locked=not wait)
-    ids = list((await session.scalars(taken)).all())
-    if not ids:
+        locked = locked.with_for_update(skip_locked=not wait)
+    position = await session.scalar(locked)
+    if position is None:
+        if await session.scalar(select(exists().where(EventReader.name == READER))):
+            return None  # there, but another indexer has it
+        # No row (a database emptied by hand, or by the tests): from the first event.
+        session.add(EventReader(name=READER, seq=0))
+        await session.flush()
+        position = 0
+    read = (
+        await session.execute(
+            select(Event.seq, Event.kind, Event.entry_id)
+            .where(Event.seq > position)
+            .order_by(Event.seq)
+            .limit(limit)
+        )
+    ).all()
+    if not read:
         return 0
-    entries = await session.execute(
-        select(Entry.id, Entry.title, Entry.body_html).where(Entry.id.in_(ids))
+    entry_ids = sorted(
+        {entry_id for _, kind, entry_id in read if kind in _ENTRY_KINDS and entry_id}
     )
-    for entry_id, title, body_html in entries:  # a deleted entry took its words with it
+    if entry_ids:
+        await _index(session, entry_ids)
+    await session.execute(
+        update(EventReader).where(EventReader.name == READER).values(seq=read[-1][0])
+    )
+    return len(read)
+
+
+async def _index(session: AsyncSession, entry_ids: Sequence[int]) -> None:
+    """The entries' tags and index rows, written again from what they are now (an entry
+    deleted since has neither)."""
+    rows = (
+        await session.execute(
+            select(Entry.id, Entry.title, Entry.body_html).where(Entry.id.in_(entry_ids))
+        )
+    ).all()
+    contents: dict[int, Indexed] = {}
+    tags: list[dict[str, object]] = []
+    for entry_id, title, body_html in rows:
         seen = reading(body_html)
-        content = indexed(title, seen.text, tags_in_prose(seen.prose))
-        await index_entry(session, entry_id, content, new=False)
-    await session.execute(delete(SearchQueued).where(SearchQueued.entry_id.in_(ids)))
-    return len(ids)
+        found = tags_in_prose(seen.prose)
+        contents[entry_id] = indexed(title, seen.text, found)
+        tags.extend({"entry_id": entry_id, "tag": tag} for tag in found)
+    await session.execute(delete(EntryTag).where(EntryTag.entry_id.in_(entry_ids)))
+    if tags:
+        await session.execute(insert(EntryTag), tags)
+    await index_entries(session, contents)
+
+
+async def anything_unread(session: AsyncSession, *, entries_only: bool) -> bool:
+    """Whether events after the indexer's position wait (``entries_only``: ones that
+    create or change an entry). No position yet (see ``index_batch``) is position 0."""
+    position = func.coalesce(_position().scalar_subquery(), 0)
+    after = Event.seq > position
+    if entries_only:
+        after = and_(after, Event.kind.in_(_ENTRY_KINDS))
+    return bool(await session.scalar(select(exists().where(after))))
 
 
 class SearchIndexer(BackgroundLoop):
-    """One worker's indexer: woken by the entries written through it, polling for others.
-    A stop lets the batch in hand commit; what is still queued waits in the table."""
+    """One worker's indexer: woken by the entries written through it, polling for the
+    rest. A stop lets the batch in hand commit; the rest waits in the events table."""
 
     task_name = "search-indexer"
 
@@ -86,12 +136,12 @@ class SearchIndexer(BackgroundLoop):
 
     async def heard(self, written: Sequence[Event]) -> None:
         """``Database.listen``: a transaction committed these events."""
-        if any(event.kind in (events.CREATED, events.UPDATED) for event in written):
+        if any(event.kind in _ENTRY_KINDS for event in written):
             self.wake()
 
     async def run(self) -> None:
-        """Until stopped: index what is queued (at once: a previous run may have left
-        some), then wait for a write or the next poll."""
+        """Until stopped: read what is unread (at once: the last run may have left some),
+        then wait for a write or the next poll."""
         while True:
             try:
                 await self.catch_up(background=True)
@@ -99,33 +149,33 @@ class SearchIndexer(BackgroundLoop):
                 logger.exception("the search index could not be brought up to date")
             if not await self.next_round():
                 return
+            await asyncio.sleep(SETTLE_SECONDS)  # a burst of writes: one batch, not many
 
     async def catch_up(self, *, background: bool = False) -> int:
-        """Index everything queued, a batch to a transaction; how many entries. Looks
-        first: a write transaction would take SQLite's write lock for nothing. In the
-        ``background``, rows another indexer holds are left to it, and a stop ends it
-        between two batches."""
+        """Read every unread event, a batch to a transaction; how many. Looks first: a
+        write transaction would take SQLite's write lock for nothing. In the
+        ``background``, a position another indexer holds is left to it, and a stop ends
+        it between two batches."""
         async with self.database.reader() as session:
-            if not await anything_queued(session):
+            if not await anything_unread(session, entries_only=False):
                 return 0
-        return await self._index_all(background=background)
+        return await self._read_all(background=background)
 
     async def up_to_date(self, session: AsyncSession) -> None:
-        """Before a search: index what is still queued, so every committed write is
-        found (usually nothing is: the indexer was woken by the write's commit)."""
-        if await anything_queued(session):
-            await self._index_all(background=False)
+        """Before a page reads the index or the tags: index what is still unread, so every
+        committed write is found (usually nothing is: the indexer was woken by the
+        write's commit, and this is one short read)."""
+        if await anything_unread(session, entries_only=True):
+            await self._read_all(background=False)
 
-    async def _index_all(self, *, background: bool) -> int:
+    async def _read_all(self, *, background: bool) -> int:
         total = 0
         while not (background and self.stopping):
             async with self.database.transaction() as session:
-                done = await index_queued(session, self.batch, wait=not background)
+                done = await index_batch(session, self.batch, wait=not background)
+            if done is None:  # another worker's indexer is at it
+                break
             total += done
             if done < self.batch:
                 break
         return total
-
-
-async def anything_queued(session: AsyncSession) -> bool:
-    return bool(await session.scalar(select(exists().where(SearchQueued.entry_id.is_not(None)))))

@@ -1,6 +1,6 @@
-"""The search index is brought up to date after each write, not in it: the entries
-written since it last read them wait in ``search_queue``. Nothing to fill: up to this
-revision every write indexed its entry in its own transaction.
+"""The search index follows the events table instead of being written by each write:
+``event_readers`` keeps how far it has read. Up to this revision every write indexed its
+entry in its own transaction, so the index starts up to date, at the newest event.
 
 Revision ID: 0019
 Revises: 0018
@@ -22,33 +22,48 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+SEARCH = "search"
+
 
 def upgrade() -> None:
     op.create_table(
-        "search_queue",
-        sa.Column("entry_id", sa.Integer(), nullable=False),
-        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["entry_id"], ["entries.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("entry_id"),
+        "event_readers",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.execute(
+        "INSERT INTO event_readers (name, seq)"
+        f" SELECT '{SEARCH}', coalesce(max(seq), 0) FROM events"  # noqa: S608 - a constant
     )
 
 
 def downgrade() -> None:
-    # The write path before 0019 indexes in step: what waits is indexed first.
+    # The write path before 0019 indexes in step: what the indexer has not read yet is
+    # indexed (and its tags kept) first.
     bind = op.get_bind()
     postgresql = bind.dialect.name == "postgresql"
     language = load_settings().search_language
     rows = bind.execute(
         sa.text(
-            "SELECT id, title, body_html FROM entries"
-            " WHERE id IN (SELECT entry_id FROM search_queue)"
-        )
+            "SELECT id, title, body_html FROM entries WHERE id IN ("
+            " SELECT entry_id FROM events WHERE kind IN ('created', 'updated')"
+            " AND seq > coalesce((SELECT seq FROM event_readers WHERE name = :name), 0))"
+        ),
+        {"name": SEARCH},
     ).all()
     for entry_id, title, body_html in rows:
         seen = reading(body_html)
-        content = indexed(title, seen.text, tags_in_prose(seen.prose))
+        tags = tags_in_prose(seen.prose)
+        content = indexed(title, seen.text, tags)
         values = {"id": entry_id, "title": content.title, "tags": content.tags,
                   "body": content.body, "language": language}  # fmt: skip
+        bind.execute(sa.text("DELETE FROM entry_tags WHERE entry_id = :id"), values)
+        for tag in tags:
+            bind.execute(
+                sa.text("INSERT INTO entry_tags (entry_id, tag) VALUES (:id, :tag)"),
+                {"id": entry_id, "tag": tag},
+            )
         if postgresql:
             bind.execute(
                 sa.text(
@@ -66,4 +81,4 @@ def downgrade() -> None:
                 ),
                 values,
             )
-    op.drop_table("search_queue")
+    op.drop_table("event_readers")
