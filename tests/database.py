@@ -35,6 +35,10 @@ from quartapp.models import Base
 DATABASE_PREFIX = "qa_pgsuite_"
 APP_TABLES = tuple(Base.metadata.tables)
 SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+# Rows the migrations write, put back as a fresh clone of the template has them.
+MIGRATED_ROWS = {
+    "event_readers": "DELETE FROM event_readers; INSERT INTO event_readers VALUES ('search', 0)"
+}
 
 
 def sqlite_url(path: Path) -> str:
@@ -313,7 +317,10 @@ class PostgresDatabases:
             connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             connection.exec_driver_sql("SET LOCAL synchronous_commit = off")  # only tests
             for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
+                if table.name in MIGRATED_ROWS:
+                    connection.exec_driver_sql(MIGRATED_ROWS[table.name])
+                else:
+                    connection.execute(table.delete())
             connection.exec_driver_sql(RESTART_SEQUENCES)
 
     def _end_leftover_connections(self, database: str) -> None:

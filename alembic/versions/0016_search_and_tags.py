@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 from quartapp.config import load_settings
-from quartapp.search.index import PG_DOCUMENT, indexed
+from quartapp.search.index import PG_UPSERT, SQLITE_INSERT, indexed
 from quartapp.search.text import reading
 from quartapp.tags.parse import tags_in_prose
 
@@ -47,10 +47,11 @@ def upgrade() -> None:
             "ix_entry_search_document", "entry_search", ["document"], postgresql_using="gin"
         )
     else:
-        # The words are folded by the app (quartapp/search/text.py) before they get here.
+        # The words are folded by the app (quartapp/search/text.py) before they get here;
+        # "_" joins two neighbouring words into one more term (``text.pairs``).
         op.execute(
             "CREATE VIRTUAL TABLE entry_search USING fts5("
-            "title, tags, body, tokenize = 'unicode61 remove_diacritics 0')"
+            "title, tags, body, tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")"
         )
         # However an entry goes (deleted, or with its account), its words go too.
         op.execute(
@@ -81,16 +82,13 @@ def _index_existing(postgresql: bool) -> None:
             tags += [{"entry_id": entry_id, "tag": tag} for tag in found]
             content = indexed(title, seen.text, found)
             documents.append(
-                {"id": entry_id, "title": content.title, "tags": content.tags,
-                 "body": content.body, "language": language}
-            )  # fmt: skip
+                content.postgresql_row(entry_id, language)
+                if postgresql
+                else content.sqlite_row(entry_id)
+            )
         if tags:
             bind.execute(sa.text("INSERT INTO entry_tags (entry_id, tag) VALUES (:entry_id, :tag)"), tags)
-        if postgresql:
-            statement = f"INSERT INTO entry_search (entry_id, document) VALUES (:id, {PG_DOCUMENT})"
-        else:
-            statement = "INSERT INTO entry_search (rowid, title, tags, body) VALUES (:id, :title, :tags, :body)"
-        bind.execute(sa.text(statement), documents)
+        bind.execute(sa.text(PG_UPSERT if postgresql else SQLITE_INSERT), documents)
         last_id = rows[-1][0]
 
 

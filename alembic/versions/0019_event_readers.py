@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from quartapp.config import load_settings
-from quartapp.search.index import PG_DOCUMENT, indexed
+from quartapp.search.index import PG_UPSERT, SQLITE_DELETE, SQLITE_INSERT, indexed
 from quartapp.search.text import reading
 from quartapp.tags.parse import tags_in_prose
 
@@ -56,29 +56,15 @@ def downgrade() -> None:
         seen = reading(body_html)
         tags = tags_in_prose(seen.prose)
         content = indexed(title, seen.text, tags)
-        values = {"id": entry_id, "title": content.title, "tags": content.tags,
-                  "body": content.body, "language": language}  # fmt: skip
-        bind.execute(sa.text("DELETE FROM entry_tags WHERE entry_id = :id"), values)
+        bind.execute(sa.text("DELETE FROM entry_tags WHERE entry_id = :id"), {"id": entry_id})
         for tag in tags:
             bind.execute(
                 sa.text("INSERT INTO entry_tags (entry_id, tag) VALUES (:id, :tag)"),
                 {"id": entry_id, "tag": tag},
             )
         if postgresql:
-            bind.execute(
-                sa.text(
-                    f"INSERT INTO entry_search (entry_id, document) VALUES (:id, {PG_DOCUMENT})"  # noqa: S608 - constants
-                    " ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document"
-                ),
-                values,
-            )
+            bind.execute(sa.text(PG_UPSERT), content.postgresql_row(entry_id, language))
         else:
-            bind.execute(sa.text("DELETE FROM entry_search WHERE rowid = :id"), values)
-            bind.execute(
-                sa.text(
-                    "INSERT INTO entry_search (rowid, title, tags, body)"
-                    " VALUES (:id, :title, :tags, :body)"
-                ),
-                values,
-            )
+            bind.execute(sa.text(SQLITE_DELETE), {"id": entry_id})
+            bind.execute(sa.text(SQLITE_INSERT), content.sqlite_row(entry_id))
     op.drop_table("event_readers")

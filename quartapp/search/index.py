@@ -29,12 +29,12 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quartapp.db import SEARCH_LANGUAGE
 from quartapp.models import PUBLIC, Entry, EntryTag
-from quartapp.search.text import Query, document, fts5_match, tsquery
+from quartapp.search.text import PgQuery, Query, fts5_match, pairs, tsquery, words
 
 # SQLite: how much a word found in the title, the tags and the text counts, for bm25.
 _FTS_WEIGHTS = (4.0, 3.0, 1.0)
@@ -42,16 +42,49 @@ _FTS_WEIGHTS = (4.0, 3.0, 1.0)
 
 @dataclass(frozen=True)
 class Indexed:
-    """What the index holds of an entry."""
+    """What the index holds of an entry: the folded words of its title, tags and text."""
 
-    title: str
-    tags: str
-    body: str
+    title: tuple[str, ...]
+    tags: tuple[str, ...]
+    body: tuple[str, ...]
+
+    def sqlite_row(self, entry_id: int) -> dict[str, object]:
+        """Its FTS5 row: each column's words, then their pairs."""
+        return {"id": entry_id, **{
+            name: " ".join(found + tuple(pairs(found)))
+            for name, found in (("title", self.title), ("tags", self.tags), ("body", self.body))
+        }}  # fmt: skip
+
+    def postgresql_row(self, entry_id: int, language: str) -> dict[str, object]:
+        """The values of ``PG_DOCUMENT``: each column's words for ``to_tsvector``, and
+        their pairs as a ``tsvector`` literal, weighted as their column is."""
+        return {
+            "id": entry_id,
+            "title": " ".join(self.title),
+            "tags": " ".join(self.tags),
+            "body": " ".join(self.body),
+            "pairs": self._pg_pairs(),
+            "language": language,
+        }
+
+    def _pg_pairs(self) -> str:
+        positions: dict[str, list[str]] = {}
+        for found, weight in ((self.title, "A"), (self.tags, "A"), (self.body, "B")):
+            for place, pair in enumerate(pairs(found), start=1):
+                kept = positions.setdefault(pair, [])
+                if len(kept) < _PG_POSITIONS_MAX:
+                    kept.append(f"{min(place, _PG_POSITION_MAX)}{weight}")
+        # Pairs are letters, digits and "_": nothing to escape inside the quotes.
+        return " ".join(f"'{pair}':{','.join(at)}" for pair, at in positions.items())
+
+
+_PG_POSITIONS_MAX = 255  # a tsvector keeps at most this many positions of a lexeme
+_PG_POSITION_MAX = 16383  # and no position above this
 
 
 def indexed(title: str, text: str, tags: Sequence[str]) -> Indexed:
     """The index's words of an entry whose text (``plain_text`` of its HTML) is ``text``."""
-    return Indexed(document(title), document(" ".join(tags)), document(text))
+    return Indexed(tuple(words(title)), tuple(words(" ".join(tags))), tuple(words(text)))
 
 
 def _is_postgresql(session: AsyncSession) -> bool:
@@ -67,28 +100,28 @@ async def index_entries(session: AsyncSession, contents: dict[int, Indexed]) -> 
     """Put these entries (by id) in the index as they are now, replacing what was there."""
     if not contents:
         return
-    rows = [
-        {"id": entry_id, "title": c.title, "tags": c.tags, "body": c.body}
-        for entry_id, c in contents.items()
-    ]
     if _is_postgresql(session):
         language = _language(session)
-        await session.execute(_PG_UPSERT, [{**row, "language": language} for row in rows])
+        rows = [c.postgresql_row(entry_id, language) for entry_id, c in contents.items()]
+        await session.execute(text(PG_UPSERT), rows)
         return
-    await session.execute(_SQLITE_DELETE, [{"id": row["id"]} for row in rows])
-    await session.execute(_SQLITE_INSERT, rows)
+    await session.execute(text(SQLITE_DELETE), [{"id": entry_id} for entry_id in contents])
+    await session.execute(
+        text(SQLITE_INSERT), [c.sqlite_row(entry_id) for entry_id, c in contents.items()]
+    )
 
 
-_SQLITE_DELETE = text("DELETE FROM entry_search WHERE rowid = :id")
-_SQLITE_INSERT = text(
+SQLITE_DELETE = "DELETE FROM entry_search WHERE rowid = :id"
+SQLITE_INSERT = (
     "INSERT INTO entry_search (rowid, title, tags, body) VALUES (:id, :title, :tags, :body)"
 )
 PG_DOCUMENT = (
     "setweight(to_tsvector(CAST(:language AS regconfig), :title), 'A')"
     " || setweight(to_tsvector(CAST(:language AS regconfig), :tags), 'A')"
     " || setweight(to_tsvector(CAST(:language AS regconfig), :body), 'B')"
+    " || CAST(:pairs AS tsvector)"
 )
-_PG_UPSERT = text(
+PG_UPSERT = (
     f"INSERT INTO entry_search (entry_id, document) VALUES (:id, {PG_DOCUMENT})"  # noqa: S608 - constants
     " ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document"
 )
@@ -153,8 +186,8 @@ async def search_ids(
         language: BindParameter[str] = bindparam(
             "language", _language(session), literal_execute=True
         )
-        words: BindParameter[str] = bindparam("tsquery", tsquery(query), literal_execute=True)
-        found = func.to_tsquery(language.cast(REGCONFIG), words)
+        pg_query = tsquery(query, with_pairs=_language(session) == "simple")
+        found = _pg_tsquery(language, pg_query)
         match = _pg_search.c.document.bool_op("@@")(found)
         # ts_rank: higher is better; as a negative number, lower is, as bm25's.
         score = -func.ts_rank(_pg_search.c.document, found)
@@ -188,3 +221,19 @@ async def search_ids(
 
 _sqlite_search = table("entry_search", column("rowid"))
 _pg_search = table("entry_search", column("entry_id"), column("document"))
+
+
+def _pg_tsquery(language: BindParameter[str], query: PgQuery) -> ColumnElement[Any]:
+    """The words through ``to_tsquery`` (the language's parser, as the document's words
+    went through ``to_tsvector``), and the pairs as they are, both literal (see above)."""
+    parts: list[ColumnElement[Any]] = []
+    if query.words:
+        words_part: BindParameter[str] = bindparam("tsquery", query.words, literal_execute=True)
+        parts.append(func.to_tsquery(language.cast(REGCONFIG), words_part))
+    if query.pairs:
+        pairs_part: BindParameter[str] = bindparam("pairs", query.pairs, literal_execute=True)
+        parts.append(pairs_part.cast(TSQUERY))
+    found = parts[0]
+    for part in parts[1:]:
+        found = found.op("&&", return_type=TSQUERY)(part)
+    return found

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, and_, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quartapp.db import Database
+from quartapp.db import Database, upsert
 from quartapp.live import events
 from quartapp.models import Entry, EntryTag, Event, EventReader
 from quartapp.search.index import Indexed, index_entries, indexed
@@ -63,12 +63,13 @@ async def index_batch(session: AsyncSession, limit: int, *, wait: bool) -> int |
         locked = locked.with_for_update(skip_locked=not wait)
     position = await session.scalar(locked)
     if position is None:
-        if await session.scalar(select(exists().where(EventReader.name == READER))):
-            return None  # there, but another indexer has it
-        # No row (a database emptied by hand, or by the tests): from the first event.
-        session.add(EventReader(name=READER, seq=0))
-        await session.flush()
-        position = 0
+        # No row (a database emptied by hand, or by the tests): from the first event. Two
+        # indexers may both find none; the second one's insert waits for the first's.
+        missing = upsert(session, EventReader).values(name=READER, seq=0)
+        await session.execute(missing.on_conflict_do_nothing(index_elements=["name"]))
+        position = await session.scalar(locked)
+        if position is None:
+            return None  # another indexer has it
     read = (
         await session.execute(
             select(Event.seq, Event.kind, Event.entry_id)

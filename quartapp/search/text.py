@@ -11,6 +11,7 @@ anything else separates words, as SQLite's ``unicode61`` tokenizer has it.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -49,9 +50,20 @@ def words(text: str) -> list[str]:
 
 
 def document(text: str) -> str:
-    """``text`` as both databases index it: its folded words, one space apart (so that
+    """``text``'s folded words, one space apart, as PostgreSQL indexes them (so that
     neither database's own idea of a word, or of an e-mail address, gets a say)."""
     return " ".join(words(text))
+
+
+# Two neighbouring words, indexed as one more term: a phrase of two words is then one
+# lookup, where matching it word by word read every entry with both words in it (both
+# databases; "of to" took 200 ms on PostgreSQL). "_" is never part of a word.
+PAIR = "_"
+
+
+def pairs(folded: list[str] | tuple[str, ...]) -> list[str]:
+    """Each two neighbouring words of ``folded`` as one term: ``a b c`` gives ``a_b b_c``."""
+    return [first + PAIR + second for first, second in itertools.pairwise(folded)]
 
 
 class _TextOf(HTMLParser):
@@ -178,12 +190,24 @@ def parse_query(text: str) -> Query:
     return Query(tuple(wanted), tuple(unwanted))
 
 
+def _pairable(t: Term) -> bool:
+    """A phrase looked up by its pairs of words (a prefix's last word is not a word yet)."""
+    return len(t.words) > 1 and not t.prefix
+
+
 def fts5_match(query: Query) -> str:
     """The query in SQLite FTS5's syntax. Every word is a run of letters and digits, so
-    quoting it is all the escaping it needs."""
+    quoting it is all the escaping it needs. A phrase is found by its pairs of words (two
+    words: the pair alone; more: the pairs narrow it and the phrase confirms the order)."""
 
     def term(t: Term) -> str:
-        return '"' + " ".join(t.words) + '"' + ("*" if t.prefix else "")
+        phrase = '"' + " ".join(t.words) + '"' + ("*" if t.prefix else "")
+        if not _pairable(t):
+            return phrase
+        looked_up = [f'"{pair}"' for pair in pairs(t.words)]
+        if len(t.words) > 2:
+            looked_up.append(phrase)
+        return looked_up[0] if len(looked_up) == 1 else "(" + " AND ".join(looked_up) + ")"
 
     expression = " AND ".join(term(t) for t in query.wanted)
     for t in query.unwanted:
@@ -191,20 +215,45 @@ def fts5_match(query: Query) -> str:
     return expression
 
 
-def tsquery(query: Query) -> str:
-    """The query in PostgreSQL's ``to_tsquery`` syntax: words in single quotes (letters
-    and digits only), ``<->`` between a phrase's words, ``:*`` for a prefix."""
+@dataclass(frozen=True)
+class PgQuery:
+    """The query for PostgreSQL, in two parts that must both match: ``words`` for
+    ``to_tsquery`` (words in single quotes, letters and digits only; ``<->`` between a
+    phrase's words; ``:*`` for a prefix), and ``pairs``, pairs of words as a ``tsquery``
+    literal (they never meet the text parser, which would split them at "_"). Either may
+    be empty."""
 
-    def term(t: Term) -> str:
+    words: str
+    pairs: str
+
+
+def tsquery(query: Query, *, with_pairs: bool = True) -> PgQuery:
+    """The query for PostgreSQL. ``with_pairs``: a phrase is found by its pairs of words,
+    which hold only with the ``simple`` language (another one stems the words, and its
+    phrase matches words the pairs do not have)."""
+
+    def phrase(t: Term) -> str:
         parts = [f"'{w}'" for w in t.words]
         if t.prefix:
             parts[-1] += ":*"
         joined = " <-> ".join(parts)
         return f"({joined})" if len(parts) > 1 else joined
 
-    wanted = " & ".join(term(t) for t in query.wanted)
-    unwanted = "".join(f" & !{term(t)}" for t in query.unwanted)
-    return wanted + unwanted
+    word_terms: list[str] = []
+    pair_terms: list[str] = []
+    for t in query.wanted:
+        if with_pairs and _pairable(t):
+            pair_terms.extend(f"'{pair}'" for pair in pairs(t.words))
+            if len(t.words) > 2:
+                word_terms.append(phrase(t))  # the order, beyond the pairs
+        else:
+            word_terms.append(phrase(t))
+    for t in query.unwanted:
+        if with_pairs and _pairable(t) and len(t.words) == 2:
+            pair_terms.append(f"!'{pairs(t.words)[0]}'")
+        else:
+            word_terms.append(f"!{phrase(t)}")
+    return PgQuery(" & ".join(word_terms), " & ".join(pair_terms))
 
 
 # --- snippets --------------------------------------------------------------------------------

@@ -42,6 +42,27 @@ async def test_words_are_found_without_their_accents_or_case(
     assert await found_titles(client, "cafe -flore") == []
 
 
+async def test_phrases_find_their_words_together_and_in_order(
+    client: Client, alice: AuthActions
+) -> None:
+    """Phrases are looked up by their pairs of neighbouring words (``text.pairs``); the
+    answers must be those of the words themselves, in order."""
+    await alice.post_entry("The path of to and fro, then up the hill.", title="Walk")
+    await alice.post_entry("To of the sea, fro and to.", title="Sea")
+    await alice.post_entry("A fine day by the harbour.", title="Fine day")
+    newest = {"sort": "newest"}
+    assert await found_titles(client, '"of to"') == ["Walk"]
+    assert await found_titles(client, '"to of"') == ["Sea"]
+    assert await found_titles(client, '"and fro then"') == ["Walk"]
+    assert await found_titles(client, '"fro and to"') == ["Sea"]
+    assert await found_titles(client, '"and to fro"') == []  # each pair is there, apart
+    assert await found_titles(client, '"fine day"') == ["Fine day"]  # title and text
+    assert await found_titles(client, '"day fine"') == []
+    assert await found_titles(client, 'the -"of to"', **newest) == ["Fine day", "Sea"]
+    assert await found_titles(client, 'the -"of to the"', **newest) == ["Fine day", "Sea", "Walk"]
+    assert await found_titles(client, '"sea fro"') == ["Sea"]  # punctuation is no break
+
+
 async def test_the_snippet_marks_the_words_and_cannot_carry_markup(
     client: Client, alice: AuthActions
 ) -> None:

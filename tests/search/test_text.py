@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from quartapp.journal.render import render_markdown
 from quartapp.search.text import (
     QUERY_MAX,
+    PgQuery,
     QueryError,
     Term,
     document,
     fold,
     fts5_match,
     highlighted,
+    pairs,
     parse_query,
     plain_text,
     reading,
@@ -66,10 +70,25 @@ def test_a_query_has_words_phrases_exclusions_and_a_prefix_last() -> None:
     query = parse_query('Café "long walk" -rain -"grey sky" hom')
     assert query.wanted == (Term(("cafe",)), Term(("long", "walk")), Term(("hom",), prefix=True))
     assert query.unwanted == (Term(("rain",)), Term(("grey", "sky")))
-    assert fts5_match(query) == ('(("cafe" AND "long walk" AND "hom"*) NOT "rain") NOT "grey sky"')
-    assert tsquery(query) == (
-        "'cafe' & ('long' <-> 'walk') & 'hom':* & !'rain' & !('grey' <-> 'sky')"
+    # A phrase is looked up by its pairs of words.
+    assert fts5_match(query) == ('(("cafe" AND "long_walk" AND "hom"*) NOT "rain") NOT "grey_sky"')
+    assert tsquery(query) == PgQuery("'cafe' & 'hom':* & !'rain'", "'long_walk' & !'grey_sky'")
+    # With a language that stems words, a phrase is its words in order.
+    assert tsquery(query, with_pairs=False) == PgQuery(
+        "'cafe' & ('long' <-> 'walk') & 'hom':* & !'rain' & !('grey' <-> 'sky')", ""
     )
+
+
+def test_a_longer_phrase_is_narrowed_by_its_pairs_and_confirmed_in_order() -> None:
+    query = parse_query('"one fine day" -"a b c"')
+    assert fts5_match(query) == (
+        '(("one_fine" AND "fine_day" AND "one fine day")) NOT ("a_b" AND "b_c" AND "a b c")'
+    )
+    assert tsquery(query) == PgQuery(
+        "('one' <-> 'fine' <-> 'day') & !('a' <-> 'b' <-> 'c')", "'one_fine' & 'fine_day'"
+    )
+    assert pairs(["a", "b", "c"]) == ["a_b", "b_c"]
+    assert pairs(["a"]) == []
 
 
 @pytest.mark.parametrize(
@@ -107,7 +126,12 @@ def test_operators_typed_are_words_not_syntax() -> None:
     """FTS5 and to_tsquery have syntax of their own; a query is only ever quoted words."""
     query = parse_query("NOT AND OR NEAR(a b) col:x ^y 'q' & | ! <->")
     assert all(word.isalnum() for term in query.wanted for word in term.words)
-    assert fts5_match(query).count('"') == 2 * len(query.wanted)
+    quoted = re.findall(r'"([^"]*)"', fts5_match(query))
+    assert quoted
+    assert all(re.fullmatch(r"[a-z0-9_ ]+", part) for part in quoted)
+    pg = tsquery(query)
+    lexemes = re.findall(r"'([^']*)'", pg.words + pg.pairs)
+    assert all(re.fullmatch(r"[a-z0-9_]+", lexeme) for lexeme in lexemes)
 
 
 def test_highlighting_marks_the_words_found_and_escapes_the_rest() -> None:
