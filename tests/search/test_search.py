@@ -10,6 +10,7 @@ from markupsafe import escape
 from quart.typing import TestClientProtocol as Client
 
 from quartapp.search import index
+from tests.conftest import ON_POSTGRES, Start
 from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, page_text, post_form
 
@@ -61,6 +62,19 @@ async def test_phrases_find_their_words_together_and_in_order(
     assert await found_titles(client, 'the -"of to"', **newest) == ["Fine day", "Sea"]
     assert await found_titles(client, 'the -"of to the"', **newest) == ["Fine day", "Sea", "Walk"]
     assert await found_titles(client, '"sea fro"') == ["Sea"]  # punctuation is no break
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: SQLite has no languages")
+async def test_a_language_that_stems_words_finds_a_phrase_by_its_stems(started: Start) -> None:
+    """Pairs hold the words as written: with a stemming language, a phrase is matched word
+    by word, as the language's stems, and not by its pairs."""
+    app = await started(search_language="english")
+    writer = AuthActions(app.test_client())
+    await writer.register_and_login("alice")
+    await writer.post_entry("We were walking the dogs by the river.", title="Evening")
+    assert await found_titles(writer.client, '"walk dog"') == []  # "the" stands between
+    assert await found_titles(writer.client, '"walked the dog"') == ["Evening"]
+    assert await found_titles(writer.client, '-"walked the dog" river') == []
 
 
 async def test_the_snippet_marks_the_words_and_cannot_carry_markup(
