@@ -58,13 +58,14 @@ def document(text: str) -> str:
 
 # Two neighbouring words, indexed as one more term: a phrase of two words is then one
 # lookup, where matching it word by word read every entry with both words in it (both
-# databases; "of to" took 200 ms on PostgreSQL). "_" is never part of a word.
+# databases; "of to" took 200 ms on PostgreSQL). "_" is never part of a word; the one in
+# front keeps the pairs out of prefix searches ("wor*" would read "word_of" too).
 PAIR = "_"
 
 
 def pairs(folded: list[str] | tuple[str, ...]) -> list[str]:
-    """Each two neighbouring words of ``folded`` as one term: ``a b c`` gives ``a_b b_c``."""
-    return [first + PAIR + second for first, second in itertools.pairwise(folded)]
+    """Each two neighbouring words of ``folded`` as one term: ``a b c`` gives ``_a_b _b_c``."""
+    return [PAIR + first + PAIR + second for first, second in itertools.pairwise(folded)]
 
 
 class _TextOf(HTMLParser):

@@ -71,8 +71,10 @@ def test_a_query_has_words_phrases_exclusions_and_a_prefix_last() -> None:
     assert query.wanted == (Term(("cafe",)), Term(("long", "walk")), Term(("hom",), prefix=True))
     assert query.unwanted == (Term(("rain",)), Term(("grey", "sky")))
     # A phrase is looked up by its pairs of words.
-    assert fts5_match(query) == ('(("cafe" AND "long_walk" AND "hom"*) NOT "rain") NOT "grey_sky"')
-    assert tsquery(query) == PgQuery("'cafe' & 'hom':* & !'rain'", "'long_walk' & !'grey_sky'")
+    assert fts5_match(query) == (
+        '(("cafe" AND "_long_walk" AND "hom"*) NOT "rain") NOT "_grey_sky"'
+    )
+    assert tsquery(query) == PgQuery("'cafe' & 'hom':* & !'rain'", "'_long_walk' & !'_grey_sky'")
     # With a language that stems words, a phrase is its words in order.
     assert tsquery(query, with_pairs=False) == PgQuery(
         "'cafe' & ('long' <-> 'walk') & 'hom':* & !'rain' & !('grey' <-> 'sky')", ""
@@ -82,12 +84,12 @@ def test_a_query_has_words_phrases_exclusions_and_a_prefix_last() -> None:
 def test_a_longer_phrase_is_narrowed_by_its_pairs_and_confirmed_in_order() -> None:
     query = parse_query('"one fine day" -"a b c"')
     assert fts5_match(query) == (
-        '(("one_fine" AND "fine_day" AND "one fine day")) NOT ("a_b" AND "b_c" AND "a b c")'
+        '(("_one_fine" AND "_fine_day" AND "one fine day")) NOT ("_a_b" AND "_b_c" AND "a b c")'
     )
     assert tsquery(query) == PgQuery(
-        "('one' <-> 'fine' <-> 'day') & !('a' <-> 'b' <-> 'c')", "'one_fine' & 'fine_day'"
+        "('one' <-> 'fine' <-> 'day') & !('a' <-> 'b' <-> 'c')", "'_one_fine' & '_fine_day'"
     )
-    assert pairs(["a", "b", "c"]) == ["a_b", "b_c"]
+    assert pairs(["a", "b", "c"]) == ["_a_b", "_b_c"]
     assert pairs(["a"]) == []
 
 
