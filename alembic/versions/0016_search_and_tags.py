@@ -40,11 +40,17 @@ def upgrade() -> None:
             "entry_search",
             sa.Column("entry_id", sa.Integer(), nullable=False),
             sa.Column("document", sa.dialects.postgresql.TSVECTOR(), nullable=False),
+            sa.Column("pairs", sa.dialects.postgresql.TSVECTOR(), nullable=False),
             sa.ForeignKeyConstraint(["entry_id"], ["entries.id"], ondelete="CASCADE"),
             sa.PrimaryKeyConstraint("entry_id"),
         )
+        # Documents in the table's own pages, not in TOAST (quartapp/search/index.py).
+        op.execute("ALTER TABLE entry_search SET (toast_tuple_target = 8160)")
         op.create_index(
             "ix_entry_search_document", "entry_search", ["document"], postgresql_using="gin"
+        )
+        op.create_index(
+            "ix_entry_search_pairs", "entry_search", ["pairs"], postgresql_using="gin"
         )
     else:
         # The words are folded by the app (quartapp/search/text.py) before they get here;
@@ -94,6 +100,7 @@ def _index_existing(postgresql: bool) -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_entry_search_pairs", table_name="entry_search")
         op.drop_index("ix_entry_search_document", table_name="entry_search")
         op.drop_table("entry_search")
     else:
