@@ -14,7 +14,7 @@ from quartapp.accounts.auth import current_account
 from quartapp.journal import store
 from quartapp.journal.store import ListedEntry
 from quartapp.memories.calendar import day_start
-from quartapp.search.index import NEWEST, RELEVANCE, Filters, search_ids
+from quartapp.search.index import NEWEST, RANKED, RELEVANCE, Filters, search_ids
 from quartapp.search.text import Query, QueryError, highlighted, parse_query, plain_text
 from quartapp.services import read_session, services
 from quartapp.tags.parse import normal_tag
@@ -23,7 +23,7 @@ from quartapp.web import HtmlAnswer
 blueprint = Blueprint("search", __name__, template_folder="templates")
 
 PAGE_SIZE = 20
-PAGES_MAX = 50  # further than 1,000 results, a search wants more words
+PAGES_MAX = RANKED // PAGE_SIZE  # further than that, a search wants more words
 _PARAMETER_MAX = 100  # characters of any parameter but q (which has its own limit)
 
 
@@ -62,7 +62,7 @@ async def page() -> HtmlAnswer:
         except QueryError as error:
             asked.problems.append(str(error))
     results: list[Found] = []
-    more = False
+    more = farthest = False
     if query is not None and not asked.problems:
         await services().search_index.up_to_date(read_session())
         ids = await search_ids(
@@ -75,9 +75,16 @@ async def page() -> HtmlAnswer:
             offset=(asked.page - 1) * PAGE_SIZE,
         )
         more = len(ids) > PAGE_SIZE and asked.page < PAGES_MAX
+        farthest = asked.page == PAGES_MAX and len(ids) >= PAGE_SIZE  # there may be more
         results = await _found(ids[:PAGE_SIZE], query)
     html = await render_template(
-        "search/search.html", asked=asked, results=results, more=more, searched=query is not None
+        "search/search.html",
+        asked=asked,
+        results=results,
+        more=more,
+        farthest=farthest,
+        results_max=PAGES_MAX * PAGE_SIZE,
+        searched=query is not None,
     )
     return html, 400 if asked.problems else 200
 

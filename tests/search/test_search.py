@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from quart.typing import TestClientProtocol as Client
 
-from quartapp.search import index
+from quartapp.search import index, routes
 from tests.conftest import ON_POSTGRES, Start
 from tests.database import TestDatabase
 from tests.helpers import DEFAULT_PASSWORD, AuthActions, page_text, post_form
@@ -136,7 +136,7 @@ async def test_filters_narrow_by_writer_tag_and_dates(client: Client, auth: Auth
         ({"q": "rain", "tag": "a b"}, "A tag is letters"),
         ({"q": "rain", "from": "yesterday"}, "From: give a date as YYYY-MM-DD"),
         ({"q": "rain", "from": "2024-05-02", "to": "2024-05-01"}, "is before the “from” date"),
-        ({"q": "rain", "page": "0"}, "The page must be a number from 1 to 50"),
+        ({"q": "rain", "page": "0"}, "The page must be a number from 1 to 15"),
         ({"q": "rain", "sort": "random"}, "Sort by “relevance” or “newest”"),
         ({"q": "rain", "mine": "1"}, "Log in to search only your own entries"),
         ({"q": "rain", "tag": "t" * 101}, "at most 100 characters"),
@@ -199,6 +199,22 @@ async def test_results_page_on(client: Client, alice: AuthActions) -> None:
     assert 'rel="prev"' in text
 
 
+async def test_the_last_page_says_how_to_find_what_is_further(
+    client: Client, alice: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "PAGES_MAX", 2)
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for n in range(5):
+        await alice.post_entry(f"Walk number {n}", title=f"Walk {n}")
+    for sort in ("relevance", "newest"):
+        text = await page_text(await client.get(f"/search?q=walk&sort={sort}&page=2"))
+        assert 'rel="next"' not in text
+        assert "A search shows its first 4 results: add a word" in text
+        text = await page_text(await client.get(f"/search?q=walk&sort={sort}"))
+        assert 'rel="next"' in text
+        assert "A search shows its first" not in text
+
+
 async def test_best_match_puts_title_and_tags_first_then_the_newest(
     client: Client, alice: AuthActions
 ) -> None:
@@ -217,7 +233,7 @@ async def test_best_match_ranks_the_newest_matches_only(
     client: Client, alice: AuthActions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ranking every match of a common word was too slow: the newest RANKED are ranked
-    (1,000, as many as the result pages go to); "newest" order finds every match."""
+    (300, as many as the result pages go to); "newest" order finds every match."""
     monkeypatch.setattr(index, "RANKED", 2)
     await alice.post_entry("Nothing else.", title="Heron first")  # the best, and the oldest
     await alice.post_entry("A heron here.", title="Second")
