@@ -8,7 +8,9 @@ of the title, tags and text, each column followed by its pairs of neighbouring w
 of the same words (title and tags weighted above the text) and one of their pairs, each
 under a GIN index, removed with its entry by its foreign key. The pairs have a column of
 their own, and the table keeps rows up to 8 KB in its own pages: read from TOAST, each
-document a search filtered cost ~5 µs, and made reading newest first 4x slower. The
+document a search filtered cost ~5 µs, and made reading newest first 4x slower. Its
+statistics keep ten times PostgreSQL's default of words: with 1,000, the planner took a
+prefix in thousands of entries for one in 500 and read them all (50 ms). The
 language of PostgreSQL's text search is a setting (``SEARCH_LANGUAGE``, ``simple`` by
 default: no stemming, so any language works). Both are created, and filled for the
 entries already written, by migration 0016.
@@ -198,14 +200,11 @@ async def search_ids(
             )
             matches.append(_pg_search.c.pairs.bool_op("@@")(pairs_part.cast(TSQUERY)))
         match = and_(*matches)
-        # Ranked by the words themselves (a phrase as its words in order): ts_rank, where
-        # higher is better; as a negative number, lower is, as bm25's.
+        # Ranked by the words themselves (a phrase as its words in order).
         in_order: BindParameter[str] = bindparam(
             "ranked", tsquery(query, with_pairs=False).words, literal_execute=True
         )
-        score = -func.ts_rank(
-            _pg_search.c.document, func.to_tsquery(language.cast(REGCONFIG), in_order)
-        )
+        rank_query = func.to_tsquery(language.cast(REGCONFIG), in_order)
         search_id = _pg_search.c.entry_id
         joined = _pg_search.join(Entry.__table__, entries.id == search_id)
     else:
@@ -213,21 +212,36 @@ async def search_ids(
         score = func.bm25(literal_column("entry_search"), *_FTS_WEIGHTS)  # lower is better
         search_id = _sqlite_search.c.rowid
         joined = _sqlite_search.join(Entry.__table__, entries.id == search_id)
+        rank_query = None
     matching = select(entries.id).select_from(joined).where(match, *conditions)
     if order != RELEVANCE:
         statement = matching.order_by(*newest).limit(limit).offset(offset)
         return list((await session.scalars(statement)).all())
     # Ranked among the newest RANKED matches (read newest first along the index, so the
     # read stops there): ranking every match of a common word took 200-700 ms.
-    ranked = (
-        matching.add_columns(entries.written_at, score.label("score"))
-        .order_by(search_id.desc())
-        .limit(RANKED)
-        .subquery()
-    )
+    if rank_query is None:  # SQLite: bm25 is only known inside the MATCH
+        ranked = (
+            matching.add_columns(entries.written_at, score.label("score"))
+            .order_by(search_id.desc())
+            .limit(RANKED)
+            .subquery()
+        )
+        scored = select(ranked.c.id, ranked.c.score)
+    else:  # PostgreSQL: ts_rank for those only, not for every row read to find them
+        ranked = (
+            matching.add_columns(entries.written_at)
+            .order_by(search_id.desc())
+            .limit(RANKED)
+            .subquery()
+        )
+        again = _pg_search.alias("ranking")
+        # ts_rank: higher is better; as a negative number, lower is, as bm25's.
+        score = -func.ts_rank(again.c.document, rank_query)
+        scored = select(ranked.c.id, score.label("score")).join(
+            again, again.c.entry_id == ranked.c.id
+        )
     statement = (
-        select(ranked.c.id)
-        .order_by(ranked.c.score, ranked.c.written_at.desc(), ranked.c.id.desc())
+        scored.order_by(literal_column("score"), ranked.c.written_at.desc(), ranked.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
