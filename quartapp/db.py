@@ -3,7 +3,9 @@
 Reads go through one session per request (``Database.request_session``). Writes go through
 ``transaction()``, a short session of its own that, on SQLite, starts with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes on a stale
-snapshot fails at once with "database is locked", ignoring ``busy_timeout``.
+snapshot fails at once with "database is locked", ignoring ``busy_timeout``. A worker's
+own writers take turns on an ``asyncio.Lock`` before that, so only other processes ever
+wait in SQLite's busy handler.
 
 A transaction is also the unit of work that announces changes: the live events a write
 adds (``add_event``) are handed to the app's ``announce`` callback (and any other
@@ -18,6 +20,7 @@ COMMIT or ROLLBACK with no transaction open.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -97,6 +100,11 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._readers: async_sessionmaker[AsyncSession] | None = None
         self._writers: async_sessionmaker[AsyncSession] | None = None
+        # On SQLite, this worker's writers take turns here rather than at SQLite's lock,
+        # whose busy handler sleeps 1, 2, 5, 10 ms... between tries (docs/PERFORMANCE.md).
+        self._write_turn: contextlib.AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
 
     def listen(self, announce: Announce) -> None:
         """Tell ``announce`` too of the events each transaction wrote, after its commit."""
@@ -153,7 +161,7 @@ class Database:
         if self._writers is None:
             raise RuntimeError("the database is not open (before_serving has not run)")
         await self.release_request_session()
-        async with self._writers() as session:
+        async with self._write_turn, self._writers() as session:
             async with session.begin():
                 yield session
             written: list[Event] = session.info.pop(_WRITTEN_EVENTS, [])
