@@ -297,20 +297,28 @@ def check_passphrase_policy(policy: PassphrasePolicy) -> None:
         errors["separator"] = f"at most {MAX_SEPARATOR} characters"
     elif any(not c.isprintable() for c in separator):
         errors["separator"] = "invisible characters cannot be used"
-    elif any(c.isalnum() or c == "-" for c in separator):
-        # Words are letters and a few hyphens: a separator made of those would let one
-        # passphrase be read two ways, and the count would be wrong.
-        errors["separator"] = "letters, digits and '-' cannot separate words; try '_', '.' or ' '"
+    elif any(c.isalnum() for c in separator):
+        # Words are letters: a separator of letters or digits (the digit goes after a
+        # word) would let one passphrase be read two ways, and the count would be wrong.
+        errors["separator"] = "letters and digits cannot separate words; try '-', '_', '.' or ' '"
     elif not separator and not policy.capitalize:
         errors["separator"] = "without a separator, turn on capitalize so the words stay apart"
     if errors:
         raise PolicyError(errors)
 
 
+@cache
+def words_apart(separator: str) -> tuple[str, ...]:
+    """The words a passphrase with this separator is drawn from: the list, but for words
+    holding a character of the separator (with "-", the four hyphenated ones, such as
+    "t-shirt"), which would let one passphrase be read two ways."""
+    return tuple(word for word in wordlist() if not set(word) & set(separator))
+
+
 def passphrase_count(policy: PassphrasePolicy) -> int:
     """Exact: the words can always be told apart, and the digit's place is visible."""
     check_passphrase_policy(policy)
-    total: int = len(wordlist()) ** policy.words
+    total: int = len(words_apart(policy.separator)) ** policy.words
     if policy.add_digit:
         total *= 10 * policy.words  # which digit, after which word
     return total
@@ -318,7 +326,8 @@ def passphrase_count(policy: PassphrasePolicy) -> int:
 
 def generate_passphrase(policy: PassphrasePolicy) -> str:
     check_passphrase_policy(policy)
-    words = [secrets.choice(wordlist()) for _ in range(policy.words)]
+    drawn_from = words_apart(policy.separator)
+    words = [secrets.choice(drawn_from) for _ in range(policy.words)]
     if policy.capitalize:
         words = [word[0].upper() + word[1:] for word in words]
     if policy.add_digit:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from quartapp.passwords.generator import (
+    CLASS_NAMES,
     MAX_BATCH,
     PassphrasePolicy,
     PasswordPolicy,
@@ -58,6 +59,9 @@ class GeneratorRequest:
 
 
 def _build(values: dict[str, Any], errors: dict[str, str]) -> GeneratorRequest:
+    for name in CLASS_NAMES:  # a class turned off needs none of its characters...
+        if values.get(name) is False:
+            values.setdefault(f"min_{name}", 0)  # ...unless a minimum is asked for: an error
     mode = values.pop("mode", "password")
     if mode not in MODES:
         errors["mode"] = "must be 'password' or 'passphrase'"

@@ -224,6 +224,34 @@ async def test_passphrase_options(client: Client) -> None:
     assert result["count_allowed"] == str(passphrase_count(policy)) == str(7776**4 * 40)
 
 
+async def test_a_hyphen_separates_words_that_have_none(client: Client) -> None:
+    """The most common separator: the four hyphenated words ("t-shirt") are left out of
+    the list for it, so every passphrase reads one way and the count stays exact."""
+    body = {"mode": "passphrase", "separator": "-", "add_digit": True, "count": 50}
+    result = await ok_json(await generate(client, body))
+    apart = [word for word in wordlist() if "-" not in word]
+    assert len(apart) == 7772
+    for passphrase in result["passwords"]:
+        parts = passphrase.split("-")
+        assert len(parts) == 6, passphrase
+        assert all(part.rstrip(DIGITS) in apart for part in parts), passphrase
+    policy = PassphrasePolicy(separator="-", add_digit=True)
+    assert result["count_allowed"] == str(passphrase_count(policy)) == str(7772**6 * 60)
+    assert result["entropy_bits"] == round(math.log2(7772**6 * 60), 1)
+
+
+async def test_a_class_turned_off_needs_no_minimum(client: Client) -> None:
+    """A minimum left out is 0 for a class that is off (it is 1 for one that is on)."""
+    body = {"length": 10, "min_digits": 3, "symbols": False, "count": 20}
+    result = await ok_json(await generate(client, body))
+    for password in result["passwords"]:
+        assert sum(char.isdigit() for char in password) >= 3, password
+        assert password.isalnum(), password
+    off = {"lowercase": False, "uppercase": False, "digits": False}
+    result = await ok_json(await generate(client, {"length": 8, **off}))
+    assert not any(char.isalnum() for char in result["passwords"][0])
+
+
 async def test_passphrase_without_separator_when_capitalized(client: Client) -> None:
     body = {"mode": "passphrase", "separator": "", "capitalize": True, "words": 3}
     result = await ok_json(await generate(client, body))
@@ -342,7 +370,6 @@ async def test_bad_types_and_values_are_named(
         ),
         ({"min_digits": -1}, "min_digits", "must be between 0 and 128"),
         ({"min_symbols": 129}, "min_symbols", "must be between 0 and 128"),
-        ({"symbols": False}, "min_symbols", "symbols are turned off, so the minimum must be 0"),
         (
             {"uppercase": False, "min_uppercase": 2},
             "min_uppercase",
@@ -380,9 +407,9 @@ async def test_bad_types_and_values_are_named(
         ({"exclude": "x" * 257}, "exclude", "at most 256 characters"),
         ({"mode": "passphrase", "words": 2}, "words", "must be between 3 and 20"),
         ({"mode": "passphrase", "words": 21}, "words", "must be between 3 and 20"),
-        ({"mode": "passphrase", "separator": "a"}, "separator", "letters, digits and '-' cannot"),
-        ({"mode": "passphrase", "separator": "7"}, "separator", "letters, digits and '-' cannot"),
-        ({"mode": "passphrase", "separator": "-"}, "separator", "letters, digits and '-' cannot"),
+        ({"mode": "passphrase", "separator": "a"}, "separator", "letters and digits cannot"),
+        ({"mode": "passphrase", "separator": "7"}, "separator", "letters and digits cannot"),
+        ({"symbols": False, "min_symbols": 1}, "min_symbols", "the minimum must be 0"),
         ({"mode": "passphrase", "separator": "______"}, "separator", "at most 5 characters"),
         ({"mode": "passphrase", "separator": "\n"}, "separator", "invisible characters"),
         ({"mode": "passphrase", "separator": ""}, "separator", "turn on capitalize"),
@@ -403,7 +430,7 @@ async def test_each_bad_field_is_named_at_once(client: Client) -> None:
 
 
 async def test_several_policy_problems_are_named_at_once(client: Client) -> None:
-    body = {"length": 200, "symbols": False, "exclude": "a b", "symbol_set": "!x"}
+    body = {"length": 200, "symbols": False, "min_symbols": 2, "exclude": "a b", "symbol_set": "!x"}
     fields = await field_errors(await generate(client, body))
     assert set(fields) == {"length", "min_symbols", "exclude", "symbol_set"}
 

@@ -268,7 +268,7 @@ def test_passphrase_shape_and_exact_count() -> None:
     [
         (PassphrasePolicy(words=2), "between 3 and 20"),
         (PassphrasePolicy(words=21), "between 3 and 20"),
-        (PassphrasePolicy(separator="-"), "cannot separate"),
+        (PassphrasePolicy(separator="x"), "cannot separate"),
         (PassphrasePolicy(separator="a"), "cannot separate"),
         (PassphrasePolicy(separator=""), "capitalize"),
         (PassphrasePolicy(separator="\n"), "invisible"),

@@ -304,7 +304,7 @@ async def test_a_bad_form_is_400_with_the_message_and_the_input_kept(client: Cli
         ({"symbol_set": "!x"}, "symbol_set", "letters and digits have their own classes"),
         ({"mode": "pin"}, "mode", "must be 'password' or 'passphrase'"),
         ({"mode": "passphrase", "words": "2"}, "words", "must be between 3 and 20"),
-        ({"mode": "passphrase", "separator": "-"}, "separator", "cannot separate words"),
+        ({"mode": "passphrase", "separator": "1"}, "separator", "cannot separate words"),
         (
             {"lowercase": None, "uppercase": None, "digits": None, "symbols": None,
              "min_lowercase": "0", "min_uppercase": "0", "min_digits": "0", "min_symbols": "0"},
