@@ -33,10 +33,31 @@ function showMode() {
   }
 }
 
+// The boxes of a class turned off ("at least", "Symbols to use") are not in use: shown so,
+// and read-only rather than disabled, so that saving the rules keeps what they hold.
+function showClasses() {
+  for (const name of ["lowercase", "uppercase", "digits", "symbols"]) {
+    const on = form.elements[name].checked;
+    const boxes = [form.elements[`min_${name}`]];
+    if (name === "symbols") boxes.push(form.elements.symbol_set);
+    for (const box of boxes) {
+      box.readOnly = !on;
+      box.classList.toggle("off", !on);
+      box.setAttribute("aria-disabled", String(!on));
+    }
+  }
+}
+
+// The API names each bad field with what is wrong with it ("must be between 4 and 128");
+// next to the field, that is a sentence.
+function sentence(message) {
+  return message ? message[0].toUpperCase() + message.slice(1) : "";
+}
+
 function showErrors(fields) {
   for (const element of document.querySelectorAll("[data-error-for]")) {
     const message = fields[element.dataset.errorFor];
-    element.textContent = message || "";
+    element.textContent = sentence(message);
     element.hidden = !message;
   }
 }
@@ -96,8 +117,18 @@ function soon() {
   }, 150);
 }
 
-form.addEventListener("input", () => { showMode(); soon(); });
-form.addEventListener("change", () => { showMode(); soon(); });
+form.addEventListener("input", () => { showMode(); showClasses(); soon(); });
+form.addEventListener("change", () => { showMode(); showClasses(); soon(); });
+
+// Enter in the name box saves the rules, as its own button would; elsewhere in the form
+// it regenerates.
+const saveButton = form.querySelector("fieldset.save button[formaction]");
+form.elements.name?.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && saveButton) {
+    event.preventDefault();
+    form.requestSubmit(saveButton);
+  }
+});
 form.addEventListener("submit", (event) => {
   // Only "Generate"/"Regenerate" are handled here; saving still posts the form.
   const action = event.submitter?.getAttribute("formaction") ?? form.getAttribute("action");
@@ -107,12 +138,21 @@ form.addEventListener("submit", (event) => {
   }
 });
 
+// "Copied" is news for a moment, not a state: it goes after a few seconds (or with the
+// next password).
+let saidTimer = null;
+function say(message) {
+  copyStatus.textContent = message;
+  clearTimeout(saidTimer);
+  saidTimer = setTimeout(() => { copyStatus.textContent = ""; }, 3000);
+}
+
 copyButton.hidden = false;
 copyButton.addEventListener("click", async () => {
   const text = output.textContent;
   try {
     await navigator.clipboard.writeText(text);
-    copyStatus.textContent = "Copied";
+    say("Copied");
   } catch {
     const range = document.createRange();
     range.selectNodeContents(output);
@@ -124,3 +164,4 @@ copyButton.addEventListener("click", async () => {
 });
 
 showMode();
+showClasses();

@@ -133,3 +133,48 @@ def test_without_javascript_the_form_renders_a_password(new_context: NewContext)
     page.wait_for_url("/passwords")
     expect(page.locator("#password")).not_to_have_text(first)
     assert_meets_rules(page.locator("#password").inner_text())
+
+
+def test_the_page_shows_what_is_off_what_was_copied_and_saves_on_enter(
+    new_context: NewContext, sign_up: SignUp, server: Server
+) -> None:
+    context = new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = context.new_page()
+    sign_up(page, "analyst")
+    page.goto("/passwords")
+    output = page.locator("#password")
+    expect(output).not_to_have_text("—")
+
+    # A class turned off: its "at least" box and its characters are not in use, and look it.
+    symbols_at_least, symbol_set = page.locator("#min_symbols"), page.locator("#symbol_set")
+    expect(symbols_at_least).to_be_editable()
+    page.locator('input[name="symbols"]').uncheck()
+    for box in (symbols_at_least, symbol_set):
+        expect(box).not_to_be_editable()
+        expect(box).to_have_attribute("aria-disabled", "true")
+        assert float(box.evaluate("b => getComputedStyle(b).opacity")) < 1
+    page.locator('input[name="symbols"]').check()
+    expect(symbol_set).to_be_editable()
+
+    # A disabled Copy button looks disabled; an error next to a field is a sentence.
+    page.fill("#length", "2")
+    expect(page.locator("#length-error")).to_have_text("Must be between 4 and 128")
+    copy = page.get_by_role("button", name="Copy")
+    expect(copy).to_be_disabled()
+    assert float(copy.evaluate("b => getComputedStyle(b).opacity")) < 1
+    page.fill("#length", "12")
+    expect(copy).to_be_enabled()
+    assert copy.evaluate("b => getComputedStyle(b).opacity") == "1"
+
+    # "Copied" is said, then goes.
+    copy.click()
+    status = page.locator("#copy-status")
+    expect(status).to_have_text("Copied")
+    expect(status).to_have_text("", timeout=6000)
+
+    # Enter in the name box saves the rules (it used to regenerate).
+    page.fill("#name", "Payroll")
+    page.locator("#name").press("Enter")
+    page.wait_for_url(re.compile(r"/passwords\?policy=\d+$"))
+    expect(page.get_by_text("Saved the rules “Payroll”.")).to_be_visible()

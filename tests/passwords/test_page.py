@@ -73,10 +73,13 @@ def shown_text(page: str, element_id: str) -> str:
 
 
 def error_shown(page: str, field: str) -> str:
-    """The message the page shows next to ``field`` ('' when none)."""
+    """The message the page shows next to ``field`` ('' when none), checked to be a
+    sentence (no lower-case start, where the API's is "must be between...")."""
     match = re.search(rf'<p class="error" id="{field}-error"[^>]*>([^<]*)</p>', page)
     assert match is not None, field
-    return html.unescape(match.group(1))
+    shown = html.unescape(match.group(1))
+    assert not shown[:1].islower(), shown
+    return shown
 
 
 def assert_no_store(response: Response) -> None:
@@ -275,7 +278,7 @@ async def test_a_bad_form_is_400_with_the_message_and_the_input_kept(client: Cli
     assert response.status_code == 400
     assert_no_store(response)
     page = await page_text(response)
-    assert error_shown(page, "length") == "must be between 4 and 128"
+    assert error_shown(page, "length") == "Must be between 4 and 128"
     assert shown_password(page) is None
     assert 'id="about" hidden' in page
     assert re.search(r'<button type="button" id="copy" hidden disabled>', page)
@@ -326,7 +329,7 @@ async def test_each_bad_field_is_shown_next_to_it(
     assert response.status_code == 400
     assert_no_store(response)
     page = await page_text(response)
-    assert message in error_shown(page, field)
+    assert message.casefold() in error_shown(page, field).casefold()
     assert shown_password(page) is None
     if field in fields and field != "mode":  # a radio button keeps only a known choice
         assert browser_form(page)[field] == fields[field]

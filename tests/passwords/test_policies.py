@@ -300,7 +300,7 @@ async def test_rules_that_cannot_be_met_are_not_saved(
     response = await save(alice, "Bank", {"length": "3"})
     assert response.status_code == 400
     page = await page_text(response)
-    assert error_shown(page, "length") == "must be between 4 and 128"
+    assert error_shown(page, "length") == "Must be between 4 and 128"
     assert browser_form(page)["name"] == "Bank"
     assert rows(test_database) == []
 
@@ -404,7 +404,7 @@ async def test_a_policy_saved_before_the_rules_tightened_shows_why(
     response = await alice.get(f"/passwords?policy={policy_id}")
     assert response.status_code == 400
     page = await page_text(response)
-    assert error_shown(page, "length") == "must be between 4 and 128"
+    assert error_shown(page, "length") == "Must be between 4 and 128"
     assert shown_password(page) is None
     assert browser_form(page)["length"] == "500"
 
