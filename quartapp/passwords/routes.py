@@ -57,14 +57,17 @@ async def _page(
     loaded: SavedPolicy | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    """The generator page; with ``errors`` it shows the user's input and no password."""
-    batch = None if errors else generate_batch(generator)
+    """The generator page; with ``errors`` it shows the user's input, and no password
+    unless only the name to save the rules under is wrong (the rules themselves are fine)."""
+    rule_errors = {field: text for field, text in (errors or {}).items() if field != "name"}
+    batch = None if rule_errors else generate_batch(generator)
     viewer = await current_account()
     policies = await store.list_policies(read_session(), viewer.id) if viewer else []
     page = await render_template(
         "passwords/generator.html",
         fields=fields if fields is not None else generator.as_fields(),
         errors=errors or {},
+        rules_invalid=bool(rule_errors),
         password=batch.passwords[0] if batch else None,
         about=summary(batch) if batch else None,
         loaded=loaded,
@@ -132,6 +135,7 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
     form = dict(await request.form)
     errors: dict[str, str] = {}
     name = _policy_name(form, errors)
+    generator_request = GeneratorRequest()  # the page's defaults, only shown with the errors
     try:
         generator_request = from_form(form)
     except PolicyError as error:
@@ -139,7 +143,7 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
     if (refused := refusal()) is not None:
         errors["name"] = refused.message
         return await _page(
-            GeneratorRequest(),
+            generator_request,
             fields=form,
             errors=errors,
             name=name,
@@ -166,7 +170,7 @@ async def _save(loaded: SavedPolicy | None) -> HtmlAnswer | Response:
             errors["name"] = "These rules were deleted meanwhile. Save them again to keep them."
             loaded = None
     return await _page(
-        GeneratorRequest(), fields=form, errors=errors, name=name, loaded=loaded, status=400
+        generator_request, fields=form, errors=errors, name=name, loaded=loaded, status=400
     )
 
 

@@ -234,7 +234,12 @@ async def test_a_duplicate_name_ignoring_case_is_refused(
     assert_no_store(response)
     page = await page_text(response)
     assert error_shown(page, "name") == "You already have rules with that name."
-    assert shown_password(page) is None
+    # The rules are fine: a password that meets them, and the top says what went wrong.
+    password = shown_password(page)
+    assert password is not None
+    assert len(password) == 12
+    assert "The rules are not saved:" in page
+    assert "Fix the rules marked below" not in page
     kept = browser_form(page)
     assert (kept["name"], kept["length"]) == (duplicate.strip(), "12")
     assert len(rows(test_database)) == 1
