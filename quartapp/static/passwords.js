@@ -5,6 +5,8 @@ const output = document.getElementById("password");
 const copyButton = document.getElementById("copy");
 const copyStatus = document.getElementById("copy-status");
 const about = document.getElementById("about");
+const dock = document.getElementById("dock");
+const dockPassword = document.getElementById("dock-password");
 
 const BOOLEAN_FIELDS = ["lowercase", "uppercase", "digits", "symbols", "avoid_ambiguous", "capitalize", "add_digit"];
 const NUMBER_FIELDS = ["length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols", "words"];
@@ -64,6 +66,7 @@ function showErrors(fields) {
 
 function showResult(result) {
   output.textContent = result.passwords[0];
+  dockPassword.textContent = result.passwords[0];
   document.getElementById("strength-meter").value = result.entropy_bits;
   document.getElementById("entropy").textContent = result.entropy_bits;
   document.getElementById("strength").textContent = result.strength;
@@ -97,6 +100,7 @@ async function regenerate() {
     } else {
       showErrors(result.error?.fields ?? {});
       output.textContent = "—";
+      dockPassword.textContent = "—";
       about.hidden = true;
       copyButton.disabled = true;
       copyStatus.textContent = result.error?.fields ? "" : result.error?.message ?? "Could not generate.";
@@ -162,6 +166,23 @@ copyButton.addEventListener("click", async () => {
     copyStatus.textContent = "Press Ctrl+C (⌘C) to copy";
   }
 });
+
+// On a narrow screen, while the password box is scrolled out of view (the rules are below
+// it), a bar at the bottom shows the password and copies it.
+const narrow = window.matchMedia("(max-width: 540px)");
+let resultInView = true;
+function showDock() {
+  dock.hidden = resultInView || !narrow.matches;
+  // Room below the page's end, so that the bar never covers its last lines.
+  document.body.style.paddingBottom = dock.hidden ? "" : `${dock.offsetHeight}px`;
+}
+new IntersectionObserver(([seen]) => {
+  resultInView = seen.isIntersecting;
+  showDock();
+}).observe(output);
+narrow.addEventListener("change", showDock);
+dockPassword.textContent = output.textContent;
+document.getElementById("dock-copy").addEventListener("click", () => copyButton.click());
 
 showMode();
 showClasses();

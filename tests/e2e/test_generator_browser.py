@@ -178,3 +178,32 @@ def test_the_page_shows_what_is_off_what_was_copied_and_saves_on_enter(
     page.locator("#name").press("Enter")
     page.wait_for_url(re.compile(r"/passwords\?policy=\d+$"))
     expect(page.get_by_text("Saved the rules “Payroll”.")).to_be_visible()
+
+
+def test_on_a_phone_the_password_stays_in_sight_while_the_rules_change(
+    new_context: NewContext, server: Server
+) -> None:
+    context = new_context(viewport={"width": 375, "height": 740})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page = context.new_page()
+    page.goto("/passwords")
+    expect(page.locator("#password")).not_to_have_text("—")
+    dock = page.locator("#dock")
+    expect(dock).to_be_hidden()  # the password box is in view
+
+    # Far down the rules, the bar at the bottom shows each new password, and copies it.
+    page.locator("#exclude").scroll_into_view_if_needed()
+    page.fill("#exclude", "abcdef")
+    expect(dock).to_be_visible()
+    expect(page.locator("#password")).not_to_be_in_viewport()
+    shown = page.locator("#dock-password")
+    expect(shown).to_have_text(page.locator("#password").inner_text())
+    assert not set("abcdef") & set(shown.inner_text())
+    dock.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == shown.inner_text()
+
+    # The strength line is one line: the figure and its words do not break apart.
+    page.locator("#password").scroll_into_view_if_needed()
+    expect(dock).to_be_hidden()
+    words = page.locator(".strength-words")
+    assert words.evaluate("w => w.getClientRects().length") == 1
