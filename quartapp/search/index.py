@@ -177,67 +177,32 @@ async def search_ids(
     if filters.written_before is not None:
         conditions.append(entries.written_at < filters.written_before)
     newest = (entries.written_at.desc(), entries.id.desc())
-    score: ColumnElement[Any]
-    if _is_postgresql(session):
-        # The words in the statement's text, not bound: a prepared statement's generic plan
-        # guessed the same share of the entries for every word, and read all of them
-        # newest first for a rare one (100-200 ms a search). ``tsquery`` quotes each word
-        # of letters and digits; the dialect quotes the whole as a literal.
-        language: BindParameter[str] = bindparam(
-            "language", _language(session), literal_execute=True
-        )
-        pg_query = tsquery(query, with_pairs=_language(session) == "simple")
-        matches: list[ColumnElement[bool]] = []
-        if pg_query.words:
-            words_part: BindParameter[str] = bindparam(
-                "tsquery", pg_query.words, literal_execute=True
-            )
-            found = func.to_tsquery(language.cast(REGCONFIG), words_part)
-            matches.append(_pg_search.c.document.bool_op("@@")(found))
-        if pg_query.pairs:
-            pairs_part: BindParameter[str] = bindparam(
-                "pairs", pg_query.pairs, literal_execute=True
-            )
-            matches.append(_pg_search.c.pairs.bool_op("@@")(pairs_part.cast(TSQUERY)))
-        match = and_(*matches)
-        # Ranked by the words themselves (a phrase as its words in order).
-        in_order: BindParameter[str] = bindparam(
-            "ranked", tsquery(query, with_pairs=False).words, literal_execute=True
-        )
-        rank_query = func.to_tsquery(language.cast(REGCONFIG), in_order)
+    postgresql = _is_postgresql(session)
+    if postgresql:
+        match, rank_query = _pg_match(session, query)
         search_id = _pg_search.c.entry_id
         joined = _pg_search.join(Entry.__table__, entries.id == search_id)
     else:
         match = literal_column("entry_search").bool_op("MATCH")(fts5_match(query))
-        score = func.bm25(literal_column("entry_search"), *_FTS_WEIGHTS)  # lower is better
         search_id = _sqlite_search.c.rowid
         joined = _sqlite_search.join(Entry.__table__, entries.id == search_id)
-        rank_query = None
     matching = select(entries.id).select_from(joined).where(match, *conditions)
     if order != RELEVANCE:
         statement = matching.order_by(*newest).limit(limit).offset(offset)
         return list((await session.scalars(statement)).all())
     # Ranked among the newest RANKED matches (read newest first along the index, so the
     # read stops there): ranking every match of a common word took 200-700 ms.
-    if rank_query is None:  # SQLite: bm25 is only known inside the MATCH
-        ranked = (
-            matching.add_columns(entries.written_at, score.label("score"))
-            .order_by(search_id.desc())
-            .limit(RANKED)
-            .subquery()
-        )
-        scored = select(ranked.c.id, ranked.c.score)
-    else:  # PostgreSQL: ts_rank for those only, not for every row read to find them
-        ranked = (
-            matching.add_columns(entries.written_at)
-            .order_by(search_id.desc())
-            .limit(RANKED)
-            .subquery()
-        )
+    newest_matches = matching.add_columns(entries.written_at)
+    if not postgresql:  # bm25 is only known inside the MATCH; lower is better
+        bm25 = func.bm25(literal_column("entry_search"), *_FTS_WEIGHTS)
+        newest_matches = newest_matches.add_columns(bm25.label("score"))
+    ranked = newest_matches.order_by(search_id.desc()).limit(RANKED).subquery()
+    scored = select(ranked.c.id)
+    if postgresql:  # ts_rank for those only, not for every row read to find them
         again = _pg_search.alias("ranking")
         # ts_rank: higher is better; as a negative number, lower is, as bm25's.
         score = -func.ts_rank(again.c.document, rank_query)
-        scored = select(ranked.c.id, score.label("score")).join(
+        scored = scored.add_columns(score.label("score")).join(
             again, again.c.entry_id == ranked.c.id
         )
     statement = (
@@ -246,6 +211,31 @@ async def search_ids(
         .offset(offset)
     )
     return list((await session.scalars(statement)).all())
+
+
+def _pg_match(
+    session: AsyncSession, query: Query
+) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
+    """What a PostgreSQL entry must match, and the query it is ranked by (its words, a
+    phrase as its words in order).
+
+    The words are in the statement's text, not bound: a prepared statement's generic plan
+    guessed the same share of the entries for every word, and read all of them newest
+    first for a rare one (100-200 ms a search). ``tsquery`` quotes each word of letters
+    and digits; the dialect quotes the whole as a literal."""
+    language = _language(session)
+    config = bindparam("language", language, literal_execute=True).cast(REGCONFIG)
+    in_order = tsquery(query, with_pairs=False)
+    looked_up = tsquery(query) if language == "simple" else in_order
+    matches: list[ColumnElement[bool]] = []
+    if looked_up.words:
+        words: BindParameter[str] = bindparam("tsquery", looked_up.words, literal_execute=True)
+        matches.append(_pg_search.c.document.bool_op("@@")(func.to_tsquery(config, words)))
+    if looked_up.pairs:
+        pairs: BindParameter[str] = bindparam("pairs", looked_up.pairs, literal_execute=True)
+        matches.append(_pg_search.c.pairs.bool_op("@@")(pairs.cast(TSQUERY)))
+    ranked_by: BindParameter[str] = bindparam("ranked", in_order.words, literal_execute=True)
+    return and_(*matches), func.to_tsquery(config, ranked_by)
 
 
 _sqlite_search = table("entry_search", column("rowid"))

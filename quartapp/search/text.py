@@ -143,12 +143,6 @@ class Term:
     words: tuple[str, ...]
     prefix: bool = False
 
-    def matches(self, word: str) -> bool:
-        """Whether ``word`` (folded) is one of this term's words, for highlighting."""
-        if self.prefix and word.startswith(self.words[-1]):
-            return True
-        return word in self.words
-
 
 @dataclass(frozen=True)
 class Query:
