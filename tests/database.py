@@ -31,13 +31,14 @@ from sqlalchemy.pool import NullPool
 from quartapp.db import Database
 from quartapp.migrations import alembic_config
 from quartapp.models import Base
+from quartapp.search.indexer import READER
 
 DATABASE_PREFIX = "qa_pgsuite_"
 APP_TABLES = tuple(Base.metadata.tables)
 SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 # Rows the migrations write, put back as a fresh clone of the template has them.
 MIGRATED_ROWS = {
-    "event_readers": "DELETE FROM event_readers; INSERT INTO event_readers VALUES ('search', 0)"
+    "event_readers": f"DELETE FROM event_readers; INSERT INTO event_readers VALUES ('{READER}', 0)",  # noqa: S608 - a constant
 }
 
 
