@@ -77,6 +77,17 @@ class PasswordPolicy:
     avoid_ambiguous: bool = False
     exclude: str = ""
     include: str = ""
+    # At most this many of a class (None: no limit).
+    max_lowercase: int | None = None
+    max_uppercase: int | None = None
+    max_digits: int | None = None
+    max_symbols: int | None = None
+    min_classes: int = 0  # characters from at least this many of the four classes
+    max_consecutive: int | None = None  # no character more than this many times in a row
+    first_character: str = "any"  # "any", "letter" or "alphanumeric"
+    # Each: at least one character from a set, written as in the passwordrules syntax
+    # ("lower, upper" is a letter; "digit, [!@#]"); a set given twice needs two.
+    require: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
