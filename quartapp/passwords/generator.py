@@ -3,18 +3,16 @@
 Pure: no Quart, no I/O, randomness only from ``secrets``.
 
 Why not "retry until the rules hold" (the recipe in the ``secrets`` docs)? It is uniform,
-but a strict policy accepts ~0.1% of draws. And why not "place the required characters,
-fill the rest, shuffle" (what most generators do)? It is biased: some passwords come out far
-more often than others, and the entropy it shows is overstated. Instead:
+but a strict policy accepts ~0.1% of draws, and its running time depends on luck. And why
+not "place the required characters, fill the rest, shuffle" (what most generators do)? It
+is biased: some passwords come out far more often than others, and the entropy it shows is
+overstated. Instead:
 
 1. Make the character classes disjoint (exclusions first, extra characters their own class).
-2. Count the valid passwords exactly. For classes of sizes s_i with minimums m_i, the number
-   of strings of length j using the first i classes is
-   W_i(j) = sum over k >= m_i of C(j, k) * s_i**k * W_{i-1}(j - k): choose the k positions of
-   class i, fill them, and fill the rest with the earlier classes.
-3. Draw one integer uniformly below N with ``secrets.randbelow`` and turn it into the
-   password of that rank (``unrank``: a bijection that retraces the count: how many places
-   the last class takes, which places, which characters, then the rest the same way).
+2. Count the valid passwords exactly (``counting``: class by class when only each class's
+   least and most counts matter, place by place when the rules look at more).
+3. Draw one integer uniformly below that count with ``secrets.randbelow`` and turn it into
+   the password of that rank (``unrank``, a bijection that retraces the count).
 
 Every valid password then has probability exactly 1/N, and the entropy is exactly log2 N.
 """
@@ -22,13 +20,22 @@ Every valid password then has probability exactly 1/N, and the entropy is exactl
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import string
-from bisect import bisect_right
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from importlib.resources import files
-from itertools import accumulate
+
+from quartapp.passwords.counting import (
+    Atom,
+    ClassTable,
+    Counter,
+    Group,
+    PositionTable,
+    TooComplex,
+)
 
 MIN_LENGTH = 4
 MAX_LENGTH = 128
@@ -37,6 +44,7 @@ MAX_WORDS = 20
 MAX_CHARSET_FIELD = 256
 MAX_SEPARATOR = 5
 MAX_BATCH = 100
+MAX_REQUIREMENTS = 16
 
 LOWERCASE = string.ascii_lowercase
 UPPERCASE = string.ascii_uppercase
@@ -47,6 +55,16 @@ DEFAULT_SYMBOLS = string.punctuation  # the 32 printable ASCII punctuation chara
 AMBIGUOUS = frozenset("0Oo1lI|i!5S2Z8B`'\"")
 
 CLASS_NAMES = ("lowercase", "uppercase", "digits", "symbols")
+# What the first character may be: any, or one for which the test holds.
+FIRST_CHARACTERS = {"any": None, "letter": str.isalpha, "alphanumeric": str.isalnum}
+# The names a requirement's set may use: the passwordrules syntax's and ours.
+SET_NAMES = {
+    "lower": "lowercase",
+    "upper": "uppercase",
+    "digit": "digits",
+    "special": "symbols",
+    **{name: name for name in CLASS_NAMES},
+}
 
 # Strength bands on the exact entropy, in bits (upper bounds; the last band is open).
 STRENGTH_BANDS = ((50.0, "weak"), (70.0, "fair"), (90.0, "strong"))
@@ -86,7 +104,8 @@ class PasswordPolicy:
     max_consecutive: int | None = None  # no character more than this many times in a row
     first_character: str = "any"  # "any", "letter" or "alphanumeric"
     # Each: at least one character from a set, written as in the passwordrules syntax
-    # ("lower, upper" is a letter; "digit, [!@#]"); a set given twice needs two.
+    # ("lower, upper" is a letter; "digit, [!@#]"); a set given twice needs two. Each is
+    # a condition of its own: "digit" and "digit, special" are both met by one digit.
     require: tuple[str, ...] = ()
 
 
@@ -103,6 +122,7 @@ class CharClass:
     name: str
     chars: str
     minimum: int
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,30 +131,11 @@ class CompiledPolicy:
 
     length: int
     classes: tuple[CharClass, ...]
-    # ways[i][j]: strings of length j over classes[:i + 1] meeting their minimums.
-    ways: tuple[tuple[int, ...], ...] = field(repr=False)
-    _cumulative: dict[tuple[int, int], tuple[int, ...]] = field(
-        default_factory=dict, repr=False, compare=False, hash=False
-    )
+    table: ClassTable | PositionTable = field(repr=False, compare=False)
 
     @property
     def count(self) -> int:
-        return self.ways[-1][self.length]
-
-    def cumulative_weights(self, index: int, remaining: int) -> tuple[int, ...]:
-        """Running totals of the weights of giving class ``index`` k of ``remaining`` places."""
-        key = (index, remaining)
-        if key not in self._cumulative:
-            size = len(self.classes[index].chars)
-            minimum = self.classes[index].minimum
-            before = self.ways[index - 1] if index > 0 else (1,) + (0,) * self.length
-            self._cumulative[key] = tuple(
-                accumulate(
-                    math.comb(remaining, k) * size**k * before[remaining - k] if k >= minimum else 0
-                    for k in range(remaining + 1)
-                )
-            )
-        return self._cumulative[key]
+        return self.table.count
 
 
 @dataclass(frozen=True)
@@ -167,26 +168,141 @@ def _check_text_fields(policy: PasswordPolicy, errors: dict[str, str]) -> None:
         errors["symbol_set"] = "letters and digits have their own classes; list only symbols"
 
 
-def _class_sets(policy: PasswordPolicy) -> list[tuple[str, bool, str, int]]:
+def _check_rule_fields(policy: PasswordPolicy, errors: dict[str, str]) -> None:
+    for name in CLASS_NAMES:
+        most, least = getattr(policy, f"max_{name}"), getattr(policy, f"min_{name}")
+        if most is None or not getattr(policy, name):
+            continue  # a class turned off needs no most
+        if not 0 <= most <= MAX_LENGTH:
+            errors[f"max_{name}"] = f"must be between 0 and {MAX_LENGTH}"
+        elif most == 0:
+            errors[f"max_{name}"] = f"to leave {name} out, turn {name} off"
+        elif most < least:
+            errors[f"max_{name}"] = f"must be at least the minimum, {least}"
+    if not 0 <= policy.min_classes <= len(CLASS_NAMES):
+        errors["min_classes"] = f"must be between 0 and {len(CLASS_NAMES)}"
+    if policy.max_consecutive is not None and not 1 <= policy.max_consecutive <= MAX_LENGTH:
+        errors["max_consecutive"] = f"must be between 1 and {MAX_LENGTH}"
+    if policy.first_character not in FIRST_CHARACTERS:
+        errors["first_character"] = "must be 'any', 'letter' or 'alphanumeric'"
+    if len(policy.require) > MAX_REQUIREMENTS:
+        errors["require"] = f"at most {MAX_REQUIREMENTS} requirements"
+    elif any(len(text) > MAX_CHARSET_FIELD for text in policy.require):
+        errors["require"] = f"each requirement is at most {MAX_CHARSET_FIELD} characters"
+
+
+def _class_sets(policy: PasswordPolicy) -> list[tuple[str, bool, str, int, int | None]]:
     removed = set(policy.exclude) | (AMBIGUOUS if policy.avoid_ambiguous else set())
     sources = (LOWERCASE, UPPERCASE, DIGITS, _unique(policy.symbol_set))
     result = []
     for name, source in zip(CLASS_NAMES, sources, strict=True):
         chars = "".join(c for c in source if c not in removed)
-        result.append((name, getattr(policy, name), chars, getattr(policy, f"min_{name}")))
+        enabled = getattr(policy, name)
+        result.append(
+            (name, enabled, chars, getattr(policy, f"min_{name}"), getattr(policy, f"max_{name}"))
+        )
     return result
 
 
-@lru_cache(maxsize=256)
+# A set's items: a name, or characters in brackets; a bracketed set ends at the first "]"
+# followed by "," or the end (so "]" can be listed last, as the passwordrules syntax says).
+_SET_ITEM = re.compile(r"\s*(\[(?:[^\]]|\](?!\s*(?:,|$)))*\]|[A-Za-z-]+)\s*(?:,|$)")
+
+
+def requirement_chars(text: str, in_use: dict[str, str]) -> str:
+    """The characters of one requirement's set (``in_use``: each class's characters)."""
+    chars, position = "", 0
+    if not text.strip():
+        raise ValueError("a requirement is empty; name a class such as 'lower, upper'")
+    while position < len(text):
+        match = _SET_ITEM.match(text, position)
+        if match is None or match.end() == position:
+            raise ValueError(f"cannot read {text[position : position + 20]!r} in {text!r}")
+        item = match.group(1)
+        if item.startswith("["):
+            chars += item[1:-1]
+        elif item.lower() in SET_NAMES:
+            chars += in_use.get(SET_NAMES[item.lower()], "")
+        else:
+            raise ValueError(f"{item!r} is not a class: use lower, upper, digit or special")
+        position = match.end()
+    return _unique(chars)
+
+
+def _requirements(
+    policy: PasswordPolicy, classes: list[CharClass], errors: dict[str, str]
+) -> dict[frozenset[str], int]:
+    """Each distinct set required, with how many of it (a set given twice needs two)."""
+    in_use = {c.name: c.chars for c in classes}
+    alphabet = set().union(*(c.chars for c in classes))
+    found: dict[frozenset[str], int] = {}
+    for text in policy.require:
+        try:
+            chars = requirement_chars(text, in_use)
+        except ValueError as error:
+            errors["require"] = str(error)
+            break
+        unused = "".join(c for c in chars if c not in alphabet)
+        if not chars:
+            errors["require"] = f"{text!r} names no character in use (is its class off?)"
+            break
+        if unused:
+            errors["require"] = f"{unused!r} in {text!r} are not among the characters in use"
+            break
+        key = frozenset(chars)
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
+class _CompiledCache:
+    """The compiled policies last used, within a budget of the numbers their tables hold:
+    a count table under a run limit may hold a hundred thousand large numbers, so a count
+    of entries alone would not bound the memory."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[PasswordPolicy, CompiledPolicy] = OrderedDict()
+        self._held = 0
+
+    def get(self, policy: PasswordPolicy) -> CompiledPolicy | None:
+        found = self._entries.get(policy)
+        if found is not None:
+            self._entries.move_to_end(policy)
+        return found
+
+    def put(self, policy: PasswordPolicy, compiled: CompiledPolicy) -> None:
+        self._entries[policy] = compiled
+        self._held += compiled.table.size
+        while self._held > self.budget and len(self._entries) > 1:
+            _, dropped = self._entries.popitem(last=False)
+            self._held -= dropped.table.size
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._held = 0
+
+
+COMPILED = _CompiledCache(budget=2_000_000)
+
+
 def compile_policy(policy: PasswordPolicy) -> CompiledPolicy:
     """Check the policy and build its classes and count table; ``PolicyError`` says why not."""
+    compiled = COMPILED.get(policy)
+    if compiled is None:
+        compiled = _compile(policy)
+        COMPILED.put(policy, compiled)
+    return compiled
+
+
+def _compile(policy: PasswordPolicy) -> CompiledPolicy:
     errors: dict[str, str] = {}
     if not MIN_LENGTH <= policy.length <= MAX_LENGTH:
         errors["length"] = f"must be between {MIN_LENGTH} and {MAX_LENGTH}"
     _check_text_fields(policy, errors)
+    _check_rule_fields(policy, errors)
     classes: list[CharClass] = []
     total_minimum = 0
-    for name, enabled, chars, minimum in _class_sets(policy):
+    for name, enabled, chars, minimum, maximum in _class_sets(policy):
         key = f"min_{name}"
         if not 0 <= minimum <= MAX_LENGTH:
             errors[key] = f"must be between 0 and {MAX_LENGTH}"
@@ -196,10 +312,13 @@ def compile_policy(policy: PasswordPolicy) -> CompiledPolicy:
         elif not chars:
             errors[name] = f"every one of the {name} is excluded; turn {name} off or allow some"
         else:
-            classes.append(CharClass(name, chars, minimum))
+            classes.append(CharClass(name, chars, minimum, maximum))
             total_minimum += minimum
     if errors:
         raise PolicyError(errors)
+    named = len(classes)
+    if policy.min_classes > named:
+        errors["min_classes"] = f"only {named} of the four classes are turned on"
     in_classes = set().union(*(c.chars for c in classes))
     removed = set(policy.exclude) | (AMBIGUOUS if policy.avoid_ambiguous else set())
     extra = "".join(c for c in _unique(policy.include) if c not in in_classes | removed)
@@ -207,70 +326,86 @@ def compile_policy(policy: PasswordPolicy) -> CompiledPolicy:
         classes.append(CharClass("include", extra, 0))
     if not classes:
         raise PolicyError({"lowercase": "no characters are left: turn on a class or include some"})
+    required = _requirements(policy, classes, errors)
+    if errors:
+        raise PolicyError(errors)
     if total_minimum > policy.length:
         raise PolicyError(
             {"length": f"the minimums add up to {total_minimum}, more than the length"}
         )
-    sizes = tuple(len(c.chars) for c in classes)
-    minimums = tuple(c.minimum for c in classes)
-    return CompiledPolicy(policy.length, tuple(classes), _ways(sizes, minimums, policy.length))
-
-
-@cache
-def _ways(
-    sizes: tuple[int, ...], minimums: tuple[int, ...], length: int
-) -> tuple[tuple[int, ...], ...]:
-    table: list[tuple[int, ...]] = []
-    previous = (1,) + (0,) * length  # no classes: only the empty string
-    for size, minimum in zip(sizes, minimums, strict=True):
-        row = tuple(
-            sum(math.comb(j, k) * size**k * previous[j - k] for k in range(minimum, j + 1))
-            for j in range(length + 1)
+    try:
+        table = _table(policy, classes, named, required)
+    except TooComplex:
+        message = "these rules together are too many to count exactly; shorten it or drop a limit"
+        raise PolicyError({"length": message}) from None
+    if table.count == 0:
+        raise PolicyError(
+            {"length": f"no password of {policy.length} characters meets all these rules"}
         )
-        table.append(row)
-        previous = row
-    return tuple(table)
+    return CompiledPolicy(policy.length, tuple(classes), table)
 
 
-def _subset(rank: int, size: int, k: int) -> list[int]:
-    """The ``rank``-th k-subset of range(size), in the combinatorial number system."""
-    chosen = []
-    for position in range(size - 1, -1, -1):
-        if k == 0:
-            break
-        step = math.comb(position, k)
-        if rank >= step:
-            chosen.append(position)
-            rank -= step
-            k -= 1
-    return chosen
+def _table(
+    policy: PasswordPolicy,
+    classes: list[CharClass],
+    named: int,
+    required: dict[frozenset[str], int],
+) -> ClassTable | PositionTable:
+    """The cheapest table that counts this policy exactly."""
+    # A requirement of one whole class is that class's minimum (each a condition of its own).
+    minimums = [c.minimum for c in classes]
+    for index, group in enumerate(classes):
+        need = required.pop(frozenset(group.chars), 0)
+        minimums[index] = max(minimums[index], need)
+    min_classes = policy.min_classes
+    if sum(1 for m in minimums[:named] if m > 0) >= min_classes:
+        min_classes = 0  # already met by the minimums
+    starts = FIRST_CHARACTERS[policy.first_character]
+    if starts is not None and all(starts(c) for group in classes for c in group.chars):
+        starts = None
+    run_limit = policy.max_consecutive
+    if run_limit is not None and run_limit >= policy.length:
+        run_limit = None
+    if not required and not min_classes and starts is None and run_limit is None:
+        return ClassTable(
+            policy.length,
+            [Group(c.chars, m, c.maximum) for c, m in zip(classes, minimums, strict=True)],
+        )
+    counters: list[Counter] = []
+    class_counter: dict[int, int] = {}
+    for index, group in enumerate(classes):
+        if minimums[index] or group.maximum is not None or (min_classes and index < named):
+            class_counter[index] = len(counters)
+            counters.append(Counter(minimums[index], group.maximum))
+    sets = list(required)
+    counters.extend(Counter(required[chars]) for chars in sets)
+    first_set = len(counters) - len(sets)
+    atoms: list[Atom] = []
+    for index, group in enumerate(classes):
+        # Characters of a class fall in one atom when every rule treats them alike.
+        kinds: dict[tuple[bool, tuple[bool, ...]], str] = {}
+        for char in group.chars:
+            key = (starts is None or starts(char), tuple(char in chars for chars in sets))
+            kinds[key] = kinds.get(key, "") + char
+        for (may_start, member), chars in kinds.items():
+            own = (class_counter[index],) if index in class_counter else ()
+            others = tuple(first_set + i for i, inside in enumerate(member) if inside)
+            atoms.append(Atom(chars, own + others, may_start))
+    nonzero = (
+        (tuple(class_counter[i] for i in range(named)), min_classes) if min_classes else ((), 0)
+    )
+    return PositionTable(policy.length, atoms, counters, nonzero=nonzero, run_limit=run_limit)
 
 
 def unrank(compiled: CompiledPolicy, rank: int) -> str:
     """The ``rank``-th valid password, for 0 <= rank < count: a bijection, so a uniform
-    rank gives a uniform password. Mirrors the count: pick how many places the last class
-    takes, which places, and its characters there, then fill the rest the same way."""
-    password = [""] * compiled.length
-    free = list(range(compiled.length))
-    for index in range(len(compiled.classes) - 1, -1, -1):
-        chars = compiled.classes[index].chars
-        totals = compiled.cumulative_weights(index, len(free))
-        k = bisect_right(totals, rank)
-        rank -= totals[k - 1] if k > 0 else 0
-        rank, subset_rank = divmod(rank, math.comb(len(free), k))
-        rank, fill = divmod(rank, len(chars) ** k)
-        places = _subset(subset_rank, len(free), k)
-        for place in places:
-            fill, digit = divmod(fill, len(chars))
-            password[free[place]] = chars[digit]
-        taken = set(places)
-        free = [slot for i, slot in enumerate(free) if i not in taken]
-    return "".join(password)
+    rank gives a uniform password."""
+    return compiled.table.unrank(rank)
 
 
 def generate_compiled(compiled: CompiledPolicy) -> str:
     """One uniform draw from ``secrets`` over all valid passwords, then unranked."""
-    return unrank(compiled, secrets.randbelow(compiled.count))
+    return compiled.table.unrank(secrets.randbelow(compiled.count))
 
 
 def generate(policy: PasswordPolicy) -> str:
