@@ -110,14 +110,6 @@ class PasswordPolicy:
 
 
 @dataclass(frozen=True)
-class PassphrasePolicy:
-    words: int = 6
-    separator: str = "_"
-    capitalize: bool = False
-    add_digit: bool = False
-
-
-@dataclass(frozen=True)
 class CharClass:
     name: str
     chars: str
@@ -207,6 +199,26 @@ def _class_sets(policy: PasswordPolicy) -> list[tuple[str, bool, str, int, int |
 # A set's items: a name, or characters in brackets; a bracketed set ends at the first "]"
 # followed by "," or the end (so "]" can be listed last, as the passwordrules syntax says).
 _SET_ITEM = re.compile(r"\s*(\[(?:[^\]]|\](?!\s*(?:,|$)))*\]|[A-Za-z-]+)\s*(?:,|$)")
+
+
+_SET_ENDS = re.compile(r"\s*(?:[,;]|$)")
+
+
+def split_requirements(text: str) -> tuple[str, ...]:
+    """Requirements written in one box, split at each ";" outside brackets."""
+    items, current, inside = [], "", False
+    for place, char in enumerate(text):
+        if inside:
+            inside = not (char == "]" and _SET_ENDS.match(text, place + 1))
+        elif char == "[":
+            inside = True
+        elif char == ";":
+            items.append(current)
+            current = ""
+            continue
+        current += char
+    items.append(current)
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def requirement_chars(text: str, in_use: dict[str, str]) -> str:
@@ -421,7 +433,7 @@ def entropy_bits(policy: PasswordPolicy) -> float:
     return math.log2(count(policy))
 
 
-# Passphrases ------------------------------------------------------------------------------
+# Passphrases' words (the rest is in ``passphrase``) ---------------------------------------
 
 
 @cache
@@ -432,54 +444,6 @@ def wordlist() -> tuple[str, ...]:
     if len(words) != 7776 or len(set(words)) != 7776:
         raise RuntimeError("the EFF wordlist shipped by xkcdpass is not the expected 7,776 words")
     return words
-
-
-def check_passphrase_policy(policy: PassphrasePolicy) -> None:
-    errors: dict[str, str] = {}
-    if not MIN_WORDS <= policy.words <= MAX_WORDS:
-        errors["words"] = f"must be between {MIN_WORDS} and {MAX_WORDS}"
-    separator = policy.separator
-    if len(separator) > MAX_SEPARATOR:
-        errors["separator"] = f"at most {MAX_SEPARATOR} characters"
-    elif any(not c.isprintable() for c in separator):
-        errors["separator"] = "invisible characters cannot be used"
-    elif any(c.isalnum() for c in separator):
-        # Words are letters: a separator of letters or digits (the digit goes after a
-        # word) would let one passphrase be read two ways, and the count would be wrong.
-        errors["separator"] = "letters and digits cannot separate words; try '-', '_', '.' or ' '"
-    elif not separator and not policy.capitalize:
-        errors["separator"] = "without a separator, turn on capitalize so the words stay apart"
-    if errors:
-        raise PolicyError(errors)
-
-
-@cache
-def words_apart(separator: str) -> tuple[str, ...]:
-    """The words a passphrase with this separator is drawn from: the list, but for words
-    holding a character of the separator (with "-", the four hyphenated ones, such as
-    "t-shirt"), which would let one passphrase be read two ways."""
-    return tuple(word for word in wordlist() if not set(word) & set(separator))
-
-
-def passphrase_count(policy: PassphrasePolicy) -> int:
-    """Exact: the words can always be told apart, and the digit's place is visible."""
-    check_passphrase_policy(policy)
-    total: int = len(words_apart(policy.separator)) ** policy.words
-    if policy.add_digit:
-        total *= 10 * policy.words  # which digit, after which word
-    return total
-
-
-def generate_passphrase(policy: PassphrasePolicy) -> str:
-    check_passphrase_policy(policy)
-    drawn_from = words_apart(policy.separator)
-    words = [secrets.choice(drawn_from) for _ in range(policy.words)]
-    if policy.capitalize:
-        words = [word[0].upper() + word[1:] for word in words]
-    if policy.add_digit:
-        place = secrets.randbelow(policy.words)
-        words[place] += str(secrets.randbelow(10))
-    return policy.separator.join(words)
 
 
 # Strength ---------------------------------------------------------------------------------

@@ -14,16 +14,20 @@ from typing import Any
 from quartapp.passwords.generator import (
     CLASS_NAMES,
     MAX_BATCH,
-    PassphrasePolicy,
+    MAX_REQUIREMENTS,
     PasswordPolicy,
     PolicyError,
     Strength,
-    check_passphrase_policy,
     compile_policy,
     generate_compiled,
+    split_requirements,
+    strength,
+)
+from quartapp.passwords.passphrase import (
+    PassphrasePolicy,
+    check_passphrase_policy,
     generate_passphrase,
     passphrase_count,
-    strength,
 )
 
 MODES = ("password", "passphrase")
@@ -34,12 +38,28 @@ BOOL_FIELDS = frozenset(
 )
 INT_FIELDS = frozenset(
     {"count"}
-    | {name for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items() if kind == "int"}
+    | {
+        name
+        for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items()
+        if kind in {"int", "int | None"}
+    }
+)
+# Whole numbers that may be left out ("no limit"): null in JSON, an empty box in the form.
+OPTIONAL_INT_FIELDS = frozenset(
+    name
+    for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items()
+    if kind == "int | None"
 )
 TEXT_FIELDS = frozenset(
     name for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items() if kind == "str"
 )
-ALL_FIELDS = frozenset({"mode"} | BOOL_FIELDS | INT_FIELDS | TEXT_FIELDS)
+# Lists of text: in JSON a list of strings; in the form one box, the items split by ";".
+LIST_FIELDS = frozenset(
+    name
+    for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items()
+    if kind == "tuple[str, ...]"
+)
+ALL_FIELDS = frozenset({"mode"} | BOOL_FIELDS | INT_FIELDS | TEXT_FIELDS | LIST_FIELDS)
 MAX_TEXT = 1024  # longer than any valid value; the policy checks the real limits
 # A form's whole number: an optional minus and up to six ASCII digits (the policy checks
 # the real range). "--5", "5e3" or Arabic-Indic digits are not one.
@@ -54,8 +74,9 @@ class GeneratorRequest:
     passphrase: PassphrasePolicy = field(default_factory=PassphrasePolicy)
 
     def as_fields(self) -> dict[str, Any]:
-        """Flat field values, as the form and the saved policies use them."""
-        return {"mode": self.mode, **asdict(self.password), **asdict(self.passphrase)}
+        """Flat field values, as the saved policies and (lists joined) the form use them."""
+        values = {"mode": self.mode, **asdict(self.password), **asdict(self.passphrase)}
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
 def _build(values: dict[str, Any], errors: dict[str, str]) -> GeneratorRequest:
@@ -100,8 +121,19 @@ def from_json(document: object) -> GeneratorRequest:
         elif name in INT_FIELDS:
             if isinstance(value, int) and not isinstance(value, bool):
                 values[name] = value
+            elif value is None and name in OPTIONAL_INT_FIELDS:
+                values[name] = None
             else:
-                errors[name] = "must be a whole number"
+                errors[name] = "must be a whole number" + (
+                    " or null" if name in OPTIONAL_INT_FIELDS else ""
+                )
+        elif name in LIST_FIELDS:
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                errors[name] = "must be a list of strings"
+            elif len(value) > MAX_REQUIREMENTS or sum(map(len, value)) > MAX_TEXT:
+                errors[name] = f"at most {MAX_REQUIREMENTS} items and {MAX_TEXT} characters"
+            else:
+                values[name] = tuple(value)
         elif isinstance(value, str) and len(value) <= MAX_TEXT:
             values[name] = value
         else:
@@ -114,8 +146,10 @@ def from_form(form: Mapping[str, str]) -> GeneratorRequest:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {name: name in form for name in BOOL_FIELDS}
     for name in INT_FIELDS:
-        if name.startswith("min_") and not values[name[4:]]:
-            values[name] = 0  # an unticked class's "at least" box is ignored, not an error
+        kind, _, class_name = name.partition("_")
+        if kind in {"min", "max"} and class_name in CLASS_NAMES and not values[class_name]:
+            # An unticked class's "at least" and "at most" boxes are ignored, not errors.
+            values[name] = 0 if kind == "min" else None
             continue
         raw = form.get(name, "").strip()
         if raw == "":
@@ -124,10 +158,12 @@ def from_form(form: Mapping[str, str]) -> GeneratorRequest:
             values[name] = int(raw)
         else:
             errors[name] = "must be a whole number"
-    for name in TEXT_FIELDS | {"mode"}:
+    for name in TEXT_FIELDS | LIST_FIELDS | {"mode"}:
         if name in form:
             if len(form[name]) > MAX_TEXT:
                 errors[name] = "is too long"
+            elif name in LIST_FIELDS:
+                values[name] = split_requirements(form[name])
             else:
                 values[name] = form[name]
     return _build(values, errors)

@@ -18,12 +18,14 @@ from quart.wrappers import Response
 from quartapp.config import RateLimitSpec
 from quartapp.passwords.generator import (
     AMBIGUOUS,
-    PassphrasePolicy,
     PasswordPolicy,
     count,
-    passphrase_count,
     strength,
     wordlist,
+)
+from quartapp.passwords.passphrase import (
+    PassphrasePolicy,
+    passphrase_count,
 )
 
 LOWER = string.ascii_lowercase

@@ -13,18 +13,20 @@ import pytest
 
 from quartapp.passwords.generator import (
     AMBIGUOUS,
-    PassphrasePolicy,
     PasswordPolicy,
     PolicyError,
     compile_policy,
     count,
     entropy_bits,
     generate,
-    generate_passphrase,
-    passphrase_count,
     strength,
     unrank,
     wordlist,
+)
+from quartapp.passwords.passphrase import (
+    PassphrasePolicy,
+    generate_passphrase,
+    passphrase_count,
 )
 
 # Policies over tiny alphabets, so every string can be enumerated.

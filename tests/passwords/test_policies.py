@@ -27,7 +27,9 @@ from tests.passwords.test_page import (
 CRITERIA_FIELDS = {
     "mode", "length", "lowercase", "uppercase", "digits", "symbols", "min_lowercase",
     "min_uppercase", "min_digits", "min_symbols", "symbol_set", "avoid_ambiguous", "exclude",
-    "include", "words", "separator", "capitalize", "add_digit",
+    "include", "max_lowercase", "max_uppercase", "max_digits", "max_symbols", "min_classes",
+    "max_consecutive", "first_character", "require", "words", "separator", "capitalize",
+    "add_capital", "add_digit", "add_symbol", "phrase_symbols", "max_length",
 }  # fmt: skip
 TEN_CHAR_FORM: dict[str, str | None] = {
     "length": "10",
