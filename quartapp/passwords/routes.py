@@ -10,7 +10,7 @@ from quart_auth import Unauthorized, login_required
 
 from quartapp.accounts.auth import current_account, require_account
 from quartapp.models import SavedPolicy
-from quartapp.passwords import store
+from quartapp.passwords import display, store
 from quartapp.passwords.describe import summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.rules import import_rules
@@ -20,6 +20,8 @@ from quartapp.services import read_session, transaction
 from quartapp.web import HtmlAnswer, as_id, no_store, see_other
 
 blueprint = Blueprint("passwords", __name__, template_folder="templates")
+blueprint.add_app_template_filter(display.classed, "classed")
+blueprint.add_app_template_filter(display.spelled, "spelled")
 
 NAME_MAX = 60
 

@@ -65,8 +65,8 @@ function showErrors(fields) {
 }
 
 function showResult(result) {
-  output.textContent = result.passwords[0];
-  dockPassword.textContent = result.passwords[0];
+  showPassword(result.passwords[0]);
+  remember(result.passwords[0]);
   document.getElementById("strength-meter").value = result.entropy_bits;
   document.getElementById("entropy").textContent = result.entropy_bits;
   document.getElementById("strength").textContent = result.strength;
@@ -99,8 +99,7 @@ async function regenerate() {
       showResult(result);
     } else {
       showErrors(result.error?.fields ?? {});
-      output.textContent = "—";
-      dockPassword.textContent = "—";
+      showPassword(null);
       about.hidden = true;
       copyButton.disabled = true;
       copyStatus.textContent = result.error?.fields ? "" : result.error?.message ?? "Could not generate.";
@@ -181,8 +180,263 @@ new IntersectionObserver(([seen]) => {
   showDock();
 }).observe(output);
 narrow.addEventListener("change", showDock);
-dockPassword.textContent = output.textContent;
 document.getElementById("dock-copy").addEventListener("click", () => copyButton.click());
 
 showMode();
 showClasses();
+
+// --- Reading the password: each character marked with its class, spelled aloud ----------
+// The same classes and words as quartapp/passwords/display.py (the page without JavaScript).
+const NATO = {
+  a: "alpha", b: "bravo", c: "charlie", d: "delta", e: "echo", f: "foxtrot", g: "golf",
+  h: "hotel", i: "india", j: "juliet", k: "kilo", l: "lima", m: "mike", n: "november",
+  o: "oscar", p: "papa", q: "quebec", r: "romeo", s: "sierra", t: "tango", u: "uniform",
+  v: "victor", w: "whiskey", x: "x-ray", y: "yankee", z: "zulu",
+};
+const DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+const SYMBOLS = {
+  "!": "exclamation mark", '"': "double quote", "#": "hash", $: "dollar sign",
+  "%": "percent sign", "&": "ampersand", "'": "apostrophe", "(": "left parenthesis",
+  ")": "right parenthesis", "*": "asterisk", "+": "plus sign", ",": "comma",
+  "-": "hyphen", ".": "dot", "/": "slash", ":": "colon", ";": "semicolon",
+  "<": "less-than sign", "=": "equals sign", ">": "greater-than sign",
+  "?": "question mark", "@": "at sign", "[": "left square bracket", "\\": "backslash",
+  "]": "right square bracket", "^": "caret", _: "underscore", "`": "backtick",
+  "{": "left curly brace", "|": "vertical bar", "}": "right curly brace", "~": "tilde",
+};
+
+function character(char) {
+  if (/^[a-z]$/.test(char)) return { kind: "lower", spoken: NATO[char] };
+  if (/^[A-Z]$/.test(char)) return { kind: "upper", spoken: `capital ${NATO[char.toLowerCase()].toUpperCase()}` };
+  if (/^[0-9]$/.test(char)) return { kind: "digit", spoken: DIGITS[Number(char)] };
+  if (Object.hasOwn(SYMBOLS, char)) return { kind: "symbol", spoken: SYMBOLS[char] };
+  return { kind: "other", spoken: `U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}` };
+}
+
+// One span a character and nothing between them: the element's text, and what a selection
+// of it copies, is exactly the password.
+function classed(password) {
+  return Array.from(password, (char) => {
+    const span = document.createElement("span");
+    span.className = `ch ch-${character(char).kind}`;
+    span.textContent = char;
+    return span;
+  });
+}
+
+function spelledItems(password) {
+  return Array.from(password, (char) => {
+    const item = document.createElement("li");
+    const spoken = document.createElement("span");
+    spoken.className = "spoken";
+    spoken.textContent = character(char).spoken;
+    item.append(...classed(char), " ", spoken);
+    return item;
+  });
+}
+
+const spellButton = document.getElementById("spell");
+const spelledDetails = document.getElementById("spelled-details");
+const spelledList = document.getElementById("spelled");
+
+// The password shown in the box, the dock and the spelled list; null: none (rules to fix).
+function showPassword(password) {
+  if (password === null) {
+    output.textContent = "—";
+    dockPassword.textContent = "—";
+    spelledList.replaceChildren();
+  } else {
+    output.replaceChildren(...classed(password));
+    dockPassword.replaceChildren(...classed(password));
+    spelledList.replaceChildren(...spelledItems(password));
+  }
+  spellButton.disabled = password === null;
+  spelledDetails.hidden = password === null || spellButton.getAttribute("aria-pressed") !== "true";
+}
+
+function shownPassword() {
+  return output.textContent === "—" ? null : output.textContent;
+}
+
+// With JavaScript the "Spell it" button opens and closes the reading (the details' own
+// summary is for the page without it).
+spelledDetails.querySelector("summary").hidden = true;
+spelledDetails.open = true;
+spellButton.hidden = false;
+spellButton.addEventListener("click", () => {
+  const pressed = spellButton.getAttribute("aria-pressed") !== "true";
+  spellButton.setAttribute("aria-pressed", String(pressed));
+  spelledDetails.hidden = !pressed || shownPassword() === null;
+});
+
+// --- Length slider: beside the number, in step with it both ways --------------------------
+// It has no name, so the form never sends it; moving it sets the number, and the form's own
+// "input" listener (the event bubbles on) regenerates, debounced.
+const lengthBox = document.getElementById("length");
+const lengthSlider = document.getElementById("length-slider");
+
+function sliderFollowsBox() {
+  const raw = lengthBox.value.trim();
+  const length = Number(raw);
+  if (/^\d+$/.test(raw) && length >= Number(lengthSlider.min) && length <= Number(lengthSlider.max)) {
+    lengthSlider.value = raw;
+  }
+}
+
+lengthSlider.addEventListener("input", () => { lengthBox.value = lengthSlider.value; });
+lengthBox.addEventListener("input", sliderFollowsBox);
+sliderFollowsBox();
+lengthSlider.hidden = false;
+
+// --- Keys: R regenerates, C copies, unless the user is typing in a field -----------------
+function typingIn(target) {
+  return target instanceof Element
+    && (target.matches("input, textarea, select") || target.isContentEditable);
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.repeat || event.isComposing) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
+  const key = event.key.toLowerCase();
+  if (key === "r") {
+    event.preventDefault();
+    regenerate();
+  } else if (key === "c" && !copyButton.disabled) {
+    event.preventDefault();
+    copyButton.click();
+  }
+});
+document.getElementById("shortcuts").hidden = false;
+
+// --- History: this tab's last passwords, in sessionStorage only ---------------------------
+// Passwords go to sessionStorage (this tab, until it closes) and nowhere else: never a URL,
+// a cookie, localStorage, the console or a request. Only the choice to keep no history is
+// kept in localStorage, so that it holds in every tab.
+const HISTORY_KEY = "passwords.history";
+const HISTORY_OFF_KEY = "passwords.history-off";
+const HISTORY_MAX = 20;
+const historySection = document.getElementById("history");
+const historyList = document.getElementById("history-list");
+const historyOn = document.getElementById("history-on");
+const historyStatus = document.getElementById("history-status");
+
+function storageWorks() {
+  try {
+    sessionStorage.setItem(`${HISTORY_KEY}.probe`, "1");
+    sessionStorage.removeItem(`${HISTORY_KEY}.probe`);
+    localStorage.getItem(HISTORY_OFF_KEY);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const historyUsable = storageWorks();
+
+function readHistory() {
+  try {
+    const entries = JSON.parse(sessionStorage.getItem(HISTORY_KEY) ?? "[]");
+    return Array.isArray(entries) ? entries.slice(0, HISTORY_MAX) : [];
+  } catch {
+    return [];
+  }
+}
+
+function historyKept() {
+  return historyUsable && localStorage.getItem(HISTORY_OFF_KEY) !== "1";
+}
+
+// "16 chars · a–z A–Z 0–9 symbols · ≥1 each", or "6 words, separator _", from the rules
+// the password was asked for with.
+function rulesSummary(body, password) {
+  if (body.mode === "passphrase") {
+    const parts = [`${body.words ?? 6} words`, body.separator ? `separator ${body.separator}` : "no separator"];
+    if (body.capitalize) parts.push("capitalized");
+    if (body.add_digit) parts.push("a digit");
+    return parts.join(", ");
+  }
+  const classes = [["lowercase", "a–z"], ["uppercase", "A–Z"], ["digits", "0–9"], ["symbols", "symbols"]]
+    .filter(([name]) => body[name]);
+  const parts = [`${Array.from(password).length} chars`, classes.map(([, label]) => label).join(" ")];
+  const minimums = classes.map(([name, label]) => [label, Number(body[`min_${name}`] ?? 1)]);
+  if (minimums.length && minimums.every(([, least]) => least === minimums[0][1])) {
+    if (minimums[0][1] > 0) parts.push(`≥${minimums[0][1]} each`);
+  } else {
+    parts.push(minimums.filter(([, least]) => least > 0).map(([label, least]) => `≥${least} ${label}`).join(", "));
+  }
+  if (body.avoid_ambiguous) parts.push("no look-alikes");
+  if (body.exclude) parts.push(`never ${body.exclude}`);
+  if (body.include) parts.push(`also ${body.include}`);
+  return parts.filter(Boolean).join(" · ");
+}
+
+function remember(password) {
+  if (!historyKept()) return;
+  const entry = { password, rules: rulesSummary(JSON.parse(lastRequested), password), at: Date.now() };
+  sessionStorage.setItem(HISTORY_KEY, JSON.stringify([entry, ...readHistory()].slice(0, HISTORY_MAX)));
+  showHistory();
+}
+
+function historyEntry(entry) {
+  const item = document.createElement("li");
+  const shown = document.createElement("span");
+  shown.className = "password-line mono";
+  shown.append(...classed(entry.password));
+  const about = document.createElement("span");
+  about.className = "hint history-rules";
+  const when = document.createElement("time");
+  const at = new Date(entry.at);
+  when.dateTime = at.toISOString();
+  when.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  about.append(`${entry.rules} · `, when);
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.className = "secondary small";
+  copy.textContent = "Copy";
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(entry.password);
+      historyStatus.textContent = "Copied";
+    } catch {
+      historyStatus.textContent = "Select it and press Ctrl+C (⌘C) to copy";
+    }
+  });
+  item.append(shown, copy, about);
+  return item;
+}
+
+function showHistory() {
+  const entries = historyKept() ? readHistory() : [];
+  historyList.replaceChildren(...entries.map(historyEntry));
+  document.getElementById("history-count").textContent = String(entries.length);
+  document.getElementById("history-details").hidden = entries.length === 0;
+  document.getElementById("history-empty").textContent = historyKept()
+    ? "No passwords yet."
+    : "The history is off: nothing is kept.";
+  document.getElementById("history-empty").hidden = entries.length > 0;
+  historyStatus.textContent = "";
+}
+
+function clearHistory() {
+  sessionStorage.removeItem(HISTORY_KEY);
+  showHistory();
+}
+
+if (historyUsable) {
+  historyOn.checked = historyKept();
+  historyOn.addEventListener("change", () => {
+    if (historyOn.checked) {
+      localStorage.removeItem(HISTORY_OFF_KEY);
+    } else {
+      localStorage.setItem(HISTORY_OFF_KEY, "1");
+    }
+    clearHistory();
+  });
+  document.getElementById("history-clear").addEventListener("click", clearHistory);
+  historySection.hidden = false;
+}
+
+// The server's first password: shown by class, spelled, and kept like any other.
+const firstPassword = shownPassword();
+showPassword(firstPassword);
+if (firstPassword !== null) remember(firstPassword);
+showHistory();

@@ -13,6 +13,7 @@ from markupsafe import escape
 from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
+from quartapp.passwords import display
 from quartapp.passwords.describe import duration_in_words, number_in_words
 from quartapp.passwords.generator import AMBIGUOUS, PasswordPolicy, count, strength, wordlist
 from tests.helpers import page_text
@@ -62,7 +63,7 @@ def shown_password(page: str) -> str | None:
     """The password in the page's box, or None when it shows none."""
     match = PASSWORD_BOX.search(page)
     assert match is not None, "no password box"
-    text = html.unescape(match.group(1))
+    text = html.unescape(re.sub(r"<[^>]*>", "", match.group(1)))  # one span a character
     return None if text == "—" else text
 
 
@@ -195,7 +196,8 @@ async def test_the_password_appears_once_and_in_no_link(client: Client) -> None:
     page, _ = await load(client)
     password = shown_password(page)
     assert password is not None
-    assert page.count(str(escape(password))) == 1
+    assert page.count(str(escape(password))) == 0  # only as one span a character...
+    assert re.sub(r"<[^>]*>", "", page).count(str(escape(password))) == 1  # ...read once
     for link in re.findall(r'(?:href|action|src)="([^"]*)"', page):
         assert password not in html.unescape(link)
 
@@ -399,3 +401,142 @@ async def test_an_unticked_class_ignores_its_minimum(client: Client) -> None:
     for _ in range(5):
         _page, password = await generated(client, fields)
         assert not set(password) & set(string.punctuation)
+
+
+# --- reading the password: by class, spelled, without JavaScript ---------------------------
+
+SPAN = re.compile(r'<span class="ch ch-(lower|upper|digit|symbol|other)">([^<]*)</span>')
+
+
+def kind_of(char: str) -> str:
+    for kind, chars in (
+        ("lower", string.ascii_lowercase),
+        ("upper", string.ascii_uppercase),
+        ("digit", string.digits),
+        ("symbol", string.punctuation),
+    ):
+        if char in chars:
+            return kind
+    return "other"
+
+
+def spelled_words(page: str) -> list[tuple[str, str, str]]:
+    """(class, character, word) of each item of the spelled reading."""
+    reading = re.search(r'<ol class="spelled-list" id="spelled"[^>]*>(.*?)</ol>', page, re.S)
+    assert reading is not None, "no spelled reading"
+    items = re.findall(
+        r'<li><span class="ch ch-(\w+)">([^<]*)</span> <span class="spoken">([^<]*)</span></li>',
+        reading.group(1),
+    )
+    return [(kind, html.unescape(char), html.unescape(word)) for kind, char, word in items]
+
+
+async def test_each_character_of_the_password_carries_its_class(client: Client) -> None:
+    _, fields = await load(client)
+    fields.update(length="40", include="€")
+    page, password = await generated(client, fields)
+    box = PASSWORD_BOX.search(page)
+    assert box is not None
+    spans = SPAN.findall(box.group(1))
+    assert SPAN.sub("", box.group(1)) == ""  # nothing between the spans, not even a space
+    assert [html.unescape(char) for _, char in spans] == list(password)
+    assert [kind for kind, _ in spans] == [kind_of(char) for char in password]
+
+
+async def test_a_passphrase_is_shown_by_class_too(client: Client) -> None:
+    _, fields = await load(client)
+    fields.update(mode="passphrase", words="4", separator="#", capitalize="on", add_digit="on")
+    page, passphrase = await generated(client, fields)
+    box = PASSWORD_BOX.search(page)
+    assert box is not None
+    kinds = [kind for kind, _ in SPAN.findall(box.group(1))]
+    assert kinds == [kind_of(char) for char in passphrase]
+    assert {"upper", "lower", "digit", "symbol"} <= set(kinds)
+
+
+async def test_the_page_spells_the_password_in_a_details_without_javascript(
+    client: Client,
+) -> None:
+    page, _ = await load(client)
+    password = shown_password(page)
+    assert password is not None
+    assert re.search(r'<details class="spelled" id="spelled-details">\s*<summary>', page)
+    words = spelled_words(page)
+    assert "".join(char for _, char, _ in words) == password
+    for kind, char, word in words:
+        assert kind == kind_of(char)
+        if kind == "lower":
+            assert word == NATO_WORDS[char]
+        elif kind == "upper":
+            assert word == "capital " + NATO_WORDS[char.lower()].upper()
+        elif kind == "digit":
+            assert word == DIGIT_WORDS[int(char)]
+        else:
+            assert word == SYMBOL_WORDS[char]
+
+
+NATO_WORDS = {
+    "a": "alpha", "b": "bravo", "c": "charlie", "d": "delta", "e": "echo", "f": "foxtrot",
+    "g": "golf", "h": "hotel", "i": "india", "j": "juliet", "k": "kilo", "l": "lima",
+    "m": "mike", "n": "november", "o": "oscar", "p": "papa", "q": "quebec", "r": "romeo",
+    "s": "sierra", "t": "tango", "u": "uniform", "v": "victor", "w": "whiskey", "x": "x-ray",
+    "y": "yankee", "z": "zulu",
+}  # fmt: skip
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+SYMBOL_WORDS = {
+    "!": "exclamation mark", '"': "double quote", "#": "hash", "$": "dollar sign",
+    "%": "percent sign", "&": "ampersand", "'": "apostrophe", "(": "left parenthesis",
+    ")": "right parenthesis", "*": "asterisk", "+": "plus sign", ",": "comma",
+    "-": "hyphen", ".": "dot", "/": "slash", ":": "colon", ";": "semicolon",
+    "<": "less-than sign", "=": "equals sign", ">": "greater-than sign",
+    "?": "question mark", "@": "at sign", "[": "left square bracket", "\\": "backslash",
+    "]": "right square bracket", "^": "caret", "_": "underscore", "`": "backtick",
+    "{": "left curly brace", "|": "vertical bar", "}": "right curly brace", "~": "tilde",
+}  # fmt: skip
+
+
+def test_every_printable_ascii_character_is_spelled_by_its_own_name() -> None:
+    spoken = {char: display.character(char).spoken for char in string.printable.strip()}
+    assert len(set(spoken.values())) == 94
+    assert spoken["k"] == "kilo"
+    assert spoken["K"] == "capital KILO"
+    assert spoken["7"] == "seven"
+    assert {char: spoken[char] for char in string.punctuation} == SYMBOL_WORDS
+    assert display.character("€") == display.Character("€", "other", "U+20AC")
+
+
+async def test_a_spelled_reading_of_markup_characters_is_escaped(client: Client) -> None:
+    _, fields = await load(client)
+    fields.update(lowercase="", uppercase="", digits="", symbol_set="<>&\"'", length="12")
+    for name in ("lowercase", "uppercase", "digits"):
+        del fields[name]
+        fields[f"min_{name}"] = "0"
+    page, password = await generated(client, fields)
+    assert set(password) <= set("<>&\"'")
+    assert [char for _, char, _ in spelled_words(page)] == list(password)
+    assert "<<" not in page
+    assert "<>" not in page
+
+
+async def test_what_needs_javascript_is_hidden_without_it(client: Client) -> None:
+    page, fields = await load(client)
+    for element_id in ("spell", "shortcuts", "length-slider", "history"):
+        tag = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', page)
+        assert tag is not None, element_id
+        assert re.search(r"\shidden[\s>]", tag.group(0)), element_id
+    slider = re.search(r'<input type="range"[^>]*>', page)
+    assert slider is not None
+    assert " name=" not in slider.group(0)  # never sent with the form
+    assert 'min="4"' in slider.group(0)
+    assert 'max="128"' in slider.group(0)
+    assert "length-slider" not in fields
+
+
+async def test_a_page_without_a_password_spells_nothing(client: Client) -> None:
+    _, fields = await load(client)
+    fields["length"] = "2"
+    response = await submit(client, fields)
+    assert response.status_code == 400
+    page = await page_text(response)
+    assert '<details class="spelled" id="spelled-details" hidden>' in page
+    assert spelled_words(page) == []
