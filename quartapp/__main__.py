@@ -1,4 +1,4 @@
-"""Commands: ``python -m quartapp db upgrade``, ``create-user`` and ``serve``.
+"""Commands: ``python -m quartapp db upgrade``, ``create-user``, ``serve`` and ``passwords``.
 
 ``serve``'s workers are spawned processes, and each imports this module again (as
 ``__mp_main__``): what only the other commands need is imported inside them, so that a
@@ -148,10 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     new_user.add_argument("username")
     new_user.add_argument("email")
     _add_serve(commands)
+    from quartapp.passwords import cli as passwords_cli
+
+    passwords_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         return _serve(args)
+    if args.command == "passwords":
+        return passwords_cli.run(args)
     try:
         if args.command == "db":
             if args.db_command == "upgrade":
