@@ -8,9 +8,33 @@ const about = document.getElementById("about");
 const dock = document.getElementById("dock");
 const dockPassword = document.getElementById("dock-password");
 
-const BOOLEAN_FIELDS = ["lowercase", "uppercase", "digits", "symbols", "avoid_ambiguous", "capitalize", "add_digit"];
-const NUMBER_FIELDS = ["length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols", "words"];
-const TEXT_FIELDS = ["symbol_set", "exclude", "include", "separator"];
+const BOOLEAN_FIELDS = ["lowercase", "uppercase", "digits", "symbols", "avoid_ambiguous", "capitalize", "add_capital", "add_digit", "add_symbol"];
+const NUMBER_FIELDS = ["length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols",
+  "max_lowercase", "max_uppercase", "max_digits", "max_symbols", "min_classes", "max_consecutive", "words", "max_length"];
+const TEXT_FIELDS = ["symbol_set", "exclude", "include", "first_character", "separator", "phrase_symbols"];
+
+// The requirements box holds sets separated by ";" (not inside brackets), as the server
+// splits it when the form is posted.
+function requirements(text) {
+  const items = [];
+  let current = "";
+  let inside = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (inside) {
+      inside = !(char === "]" && /^\s*([,;]|$)/.test(text.slice(i + 1)));
+    } else if (char === "[") {
+      inside = true;
+    } else if (char === ";") {
+      items.push(current);
+      current = "";
+      continue;
+    }
+    current += char;
+  }
+  items.push(current);
+  return items.map((item) => item.trim()).filter((item) => item !== "");
+}
 
 function policy() {
   const data = new FormData(form);
@@ -22,9 +46,13 @@ function policy() {
   }
   // An unticked class's "at least" box is ignored, as when the form is posted.
   for (const name of ["lowercase", "uppercase", "digits", "symbols"]) {
-    if (!body[name]) body[`min_${name}`] = 0;
+    if (!body[name]) {
+      body[`min_${name}`] = 0;
+      delete body[`max_${name}`];
+    }
   }
   for (const name of TEXT_FIELDS) body[name] = String(data.get(name) ?? "");
+  if (data.has("require")) body.require = requirements(String(data.get("require")));
   return body;
 }
 
@@ -40,7 +68,7 @@ function showMode() {
 function showClasses() {
   for (const name of ["lowercase", "uppercase", "digits", "symbols"]) {
     const on = form.elements[name].checked;
-    const boxes = [form.elements[`min_${name}`]];
+    const boxes = [form.elements[`min_${name}`], form.elements[`max_${name}`]];
     if (name === "symbols") boxes.push(form.elements.symbol_set);
     for (const box of boxes) {
       box.readOnly = !on;

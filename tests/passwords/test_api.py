@@ -254,6 +254,46 @@ async def test_a_class_turned_off_needs_no_minimum(client: Client) -> None:
     assert not any(char.isalnum() for char in result["passwords"][0])
 
 
+async def test_the_rules_real_systems_use(client: Client) -> None:
+    """chase.com-like rules: a letter of either case, a digit, no character three times in
+    a row, starting with a letter, at most 2 symbols, characters from 3 classes."""
+    body = {
+        "length": 20, "min_lowercase": 0, "min_uppercase": 0, "min_symbols": 0,
+        "require": ["lower, upper"], "max_consecutive": 2, "first_character": "letter",
+        "max_symbols": 2, "min_classes": 3, "count": 100,
+    }  # fmt: skip
+    result = await ok_json(await generate(client, body))
+    for password in result["passwords"]:
+        assert len(password) == 20
+        assert password[0].isalpha()
+        assert any(c.isdigit() for c in password)
+        assert sum(c in SYMBOLS for c in password) <= 2
+        assert all(
+            not a == b == c for a, b, c in zip(password, password[1:], password[2:], strict=False)
+        )
+        classes = (LOWER, UPPER, DIGITS, SYMBOLS)
+        assert sum(any(c in chars for c in password) for chars in classes) >= 3
+    policy = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items() if k != "count"}
+    assert result["count_allowed"] == str(count(PasswordPolicy(**policy)))
+
+
+async def test_no_limit_is_null_or_left_out(client: Client) -> None:
+    both = [
+        await ok_json(await generate(client, {"max_digits": None, "max_consecutive": None})),
+        await ok_json(await generate(client, {})),
+    ]
+    assert both[0]["count_allowed"] == both[1]["count_allowed"]
+
+
+async def test_a_passphrase_with_a_hyphen_a_digit_and_a_symbol(client: Client) -> None:
+    body = {"mode": "passphrase", "separator": "-", "add_digit": True, "add_symbol": True}
+    result = await ok_json(await generate(client, body))
+    (phrase,) = result["passwords"]
+    assert any(c.isdigit() for c in phrase)
+    assert any(c in "!#$%&*+=?@^~" for c in phrase)
+    assert len(phrase.split("-")) == 6
+
+
 async def test_passphrase_without_separator_when_capitalized(client: Client) -> None:
     body = {"mode": "passphrase", "separator": "", "capitalize": True, "words": 3}
     result = await ok_json(await generate(client, body))
@@ -349,6 +389,25 @@ async def test_a_cross_site_form_post_cannot_generate(client: Client) -> None:
         ({"count": 0}, "count", "must be between 1 and 100"),
         ({"count": 101}, "count", "must be between 1 and 100"),
         ({"count": -5}, "count", "must be between 1 and 100"),
+        ({"max_digits": "3"}, "max_digits", "must be a whole number or null"),
+        ({"min_classes": None}, "min_classes", "must be a whole number"),
+        ({"max_consecutive": 2.5}, "max_consecutive", "must be a whole number or null"),
+        ({"require": "lower, upper"}, "require", "must be a list of strings"),
+        ({"require": [["lower"]]}, "require", "must be a list of strings"),
+        ({"require": ["digit"] * 17}, "require", "at most 16 items and 1024 characters"),
+        (
+            {"first_character": "digit"},
+            "first_character",
+            "must be 'any', 'letter' or 'alphanumeric'",
+        ),
+        ({"min_classes": 5}, "min_classes", "must be between 0 and 4"),
+        ({"max_consecutive": 0}, "max_consecutive", "must be between 1 and 128"),
+        (
+            {"require": ["vowels"]},
+            "require",
+            "'vowels' is not a class: use lower, upper, digit or special",
+        ),
+        ({"max_digits": 2, "min_digits": 3}, "max_digits", "must be at least the minimum, 3"),
     ],
 )
 async def test_bad_types_and_values_are_named(

@@ -141,7 +141,9 @@ async def test_the_form_starts_with_the_defaults(client: Client) -> None:
         "mode": "password", "length": "16", "lowercase": "on", "uppercase": "on",
         "digits": "on", "symbols": "on", "min_lowercase": "1", "min_uppercase": "1",
         "min_digits": "1", "min_symbols": "1", "symbol_set": string.punctuation,
-        "exclude": "", "include": "", "words": "6", "separator": "_",
+        "exclude": "", "include": "", "max_lowercase": "", "max_uppercase": "",
+        "max_digits": "", "max_symbols": "", "max_consecutive": "", "require": "",
+        "words": "6", "separator": "_", "phrase_symbols": "!#$%&*+=?@^~", "max_length": "",
     }  # fmt: skip
 
 
