@@ -10,7 +10,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from quartapp.passwords.describe import summary
+from quartapp.passwords.describe import site_summary, summary
 from quartapp.passwords.generator import PolicyError
 from quartapp.passwords.schema import from_json, generate_batch
 from quartapp.ratelimits import Limit, rate_limited
@@ -48,4 +48,7 @@ async def generate() -> Response:
     except PolicyError as error:
         return field_errors(error.errors)
     batch = generate_batch(generator_request)
-    return jsonify({"passwords": batch.passwords, **summary(batch)})
+    result = {"passwords": batch.passwords, **summary(batch)}
+    if generator_request.site is not None:
+        result["site"] = site_summary(generator_request.site)
+    return jsonify(result)

@@ -6,6 +6,7 @@ from typing import Any
 
 from quartapp.passwords.generator import GUESS_RATES
 from quartapp.passwords.schema import Batch
+from quartapp.passwords.sites import SiteRules
 
 SCALES = (
     "thousand", "million", "billion", "trillion", "quadrillion", "quintillion",
@@ -77,4 +78,17 @@ def summary(batch: Batch) -> dict[str, Any]:
             {"guesses_per_second": rate, "time": duration_in_words(seconds)}
             for rate, seconds in zip(GUESS_RATES, batch.strength.half_space_seconds, strict=True)
         ],
+    }
+
+
+def site_summary(found: SiteRules) -> dict[str, Any]:
+    """What the page and the API say about the site whose rules were used."""
+    low, high = found.rules.length_range
+    return {
+        "domain": found.domain,
+        "rules": found.text,
+        "in_words": found.rules.describe(),
+        "notes": list(found.rules.notes),
+        "length_range": [low, high],
+        "change_password_url": found.change_password_url,
     }

@@ -29,6 +29,7 @@ from quartapp.passwords.passphrase import (
     generate_passphrase,
     passphrase_count,
 )
+from quartapp.passwords.sites import SiteRules, normalise_domain, site_rules
 
 MODES = ("password", "passphrase")
 _PASSWORD_FIELDS = {f.name: f.type for f in fields(PasswordPolicy)}
@@ -59,7 +60,7 @@ LIST_FIELDS = frozenset(
     for name, kind in {**_PASSWORD_FIELDS, **_PASSPHRASE_FIELDS}.items()
     if kind == "tuple[str, ...]"
 )
-ALL_FIELDS = frozenset({"mode"} | BOOL_FIELDS | INT_FIELDS | TEXT_FIELDS | LIST_FIELDS)
+ALL_FIELDS = frozenset({"mode", "site"} | BOOL_FIELDS | INT_FIELDS | TEXT_FIELDS | LIST_FIELDS)
 MAX_TEXT = 1024  # longer than any valid value; the policy checks the real limits
 # A form's whole number: an optional minus and up to six ASCII digits (the policy checks
 # the real range). "--5", "5e3" or Arabic-Indic digits are not one.
@@ -72,6 +73,7 @@ class GeneratorRequest:
     count: int = 1
     password: PasswordPolicy = field(default_factory=PasswordPolicy)
     passphrase: PassphrasePolicy = field(default_factory=PassphrasePolicy)
+    site: SiteRules | None = field(default=None, compare=False)  # whose rules it started from
 
     def as_fields(self) -> dict[str, Any]:
         """Flat field values, as the saved policies and (lists joined) the form use them."""
@@ -79,7 +81,50 @@ class GeneratorRequest:
         return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
+def policy_fields(policy: PasswordPolicy) -> dict[str, Any]:
+    """The fields that say ``policy`` (those that differ from the defaults), as in JSON."""
+    defaults = asdict(PasswordPolicy())
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in asdict(policy).items()
+        if value != defaults[name]
+    }
+
+
+def site_fields(found: SiteRules, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A site's rules as fields, under the ``given`` ones (which win): a class the request
+    turns off drops the site's least and most counts of it."""
+    values = policy_fields(found.rules.policy)
+    for name in CLASS_NAMES:
+        if given.get(name) is False:
+            values.pop(f"min_{name}", None)
+            values.pop(f"max_{name}", None)
+    return {**values, **given}
+
+
+def _site(values: dict[str, Any], errors: dict[str, str]) -> SiteRules | None:
+    """Read ``site`` from ``values`` and put the site's rules under the fields given."""
+    domain = values.pop("site", None)
+    if domain is None:
+        return None
+    if values.get("mode", "password") != "password":
+        errors["site"] = "a site's rules are for passwords; leave out mode 'passphrase'"
+        return None
+    try:
+        found = site_rules(domain)
+    except PolicyError as error:
+        errors.update(error.errors)
+        return None
+    if found is None:
+        errors["site"] = f"no rules are known for {normalise_domain(domain)}; send its rules"
+        return None
+    for name, value in site_fields(found, dict(values)).items():
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return found
+
+
 def _build(values: dict[str, Any], errors: dict[str, str]) -> GeneratorRequest:
+    site = _site(values, errors)
     for name in CLASS_NAMES:  # a class turned off needs none of its characters...
         if values.get(name) is False:
             values.setdefault(f"min_{name}", 0)  # ...unless a minimum is asked for: an error
@@ -96,6 +141,7 @@ def _build(values: dict[str, Any], errors: dict[str, str]) -> GeneratorRequest:
         count=batch,
         password=PasswordPolicy(**{k: v for k, v in values.items() if k in _PASSWORD_FIELDS}),
         passphrase=PassphrasePolicy(**{k: v for k, v in values.items() if k in _PASSPHRASE_FIELDS}),
+        site=site,
     )
     if mode == "password":
         compile_policy(request.password)

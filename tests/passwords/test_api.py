@@ -294,6 +294,52 @@ async def test_a_passphrase_with_a_hyphen_a_digit_and_a_symbol(client: Client) -
     assert len(phrase.split("-")) == 6
 
 
+def assert_meets_chase(password: str, length: int = 20) -> None:
+    """chase.com's rules in Apple's data: 8 to 32 characters, a letter, a digit, one of
+    !#$%+/=@~, only those symbols, no character three times in a row."""
+    assert len(password) == length, password
+    assert set(password) <= set(LOWER + UPPER + DIGITS + "!#$%+/=@~"), password
+    assert any(c in LOWER + UPPER for c in password), password
+    assert any(c in DIGITS for c in password), password
+    assert any(c in "!#$%+/=@~" for c in password), password
+    assert all(
+        not a == b == c for a, b, c in zip(password, password[1:], password[2:], strict=False)
+    )
+
+
+@pytest.mark.parametrize("site", ["chase.com", "login.chase.com", "https://www.Chase.com/x"])
+async def test_a_sites_rules_by_its_domain(client: Client, site: str) -> None:
+    result = await ok_json(await generate(client, {"site": site, "count": 50}))
+    for password in result["passwords"]:
+        assert_meets_chase(password)
+    assert result["site"]["domain"] == "chase.com"
+    assert result["site"]["length_range"] == [8, 32]
+    assert "no character more than 2 times in a row" in result["site"]["in_words"]
+    assert result["site"]["change_password_url"].startswith("https://")
+
+
+async def test_fields_given_with_a_site_win(client: Client) -> None:
+    result = await ok_json(await generate(client, {"site": "chase.com", "length": 12}))
+    assert_meets_chase(result["passwords"][0], length=12)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"site": "example.org"}, "no rules are known for example.org"),
+        ({"site": "not a domain!"}, ""),
+        ({"site": 7}, "must be a string"),
+        ({"site": "chase.com", "mode": "passphrase"}, "a site's rules are for passwords"),
+    ],
+)
+async def test_a_site_without_rules_is_named(
+    client: Client, body: dict[str, Any], message: str
+) -> None:
+    errors = await field_errors(await generate(client, body))
+    assert set(errors) == {"site"}
+    assert message in errors["site"]
+
+
 async def test_passphrase_without_separator_when_capitalized(client: Client) -> None:
     body = {"mode": "passphrase", "separator": "", "capitalize": True, "words": 3}
     result = await ok_json(await generate(client, body))
