@@ -6,7 +6,8 @@ The language (https://developer.apple.com/password-rules/, reference parser
 
 - ``minlength: N`` / ``maxlength: N``: the length (repeated: the strictest counts);
 - ``max-consecutive: N``: no character more than N times in a row (repeated: the strictest);
-- ``required: SET``: at least one character from SET (twice: two, and so on);
+- ``required: SET``: at least one character from SET (twice: two, and so on); each set is
+  a condition of its own, so one character may meet two sets that share it;
 - ``allowed: SET``: characters that may be used.
 
 A SET is a comma-separated list of named classes (``upper``, ``lower``, ``digit``,
@@ -386,7 +387,6 @@ def import_rules(text: str, preferred_length: int = DEFAULT_LENGTH) -> ImportedR
     )
     minimums = Counter[str]()
     require: list[str] = []
-    anything = 0  # requirements any character meets
     for written, value in parsed.required:
         chars = value.chars & USABLE
         if not value.chars and not value.ignored:
@@ -395,27 +395,16 @@ def import_rules(text: str, preferred_length: int = DEFAULT_LENGTH) -> ImportedR
             raise PolicyError(
                 {"rules": f"'required: {written}' asks for characters never used here"}
             )
-        if usable <= chars:
-            anything += 1  # any character meets it, once the others have theirs
-            continue
         named = next(
             (name for name, _, class_chars in _POLICY_CLASSES if chars == set(class_chars)), None
         )
-        if named is not None:
+        if named is not None:  # one class: its minimum, even if it is all that is allowed
             minimums[named] += 1
-        elif chars == set(symbols):
+        elif chars == set(symbols):  # every symbol allowed
             minimums["symbols"] += 1
-        else:
+        elif not usable <= chars:  # (a set of everything allowed: any character meets it)
             require.append(_set_text(chars))
-    needed = sum(minimums.values()) + len(require) + anything
-    length = _length(parsed, preferred_length, needed)
-    if needed > length:
-        raise PolicyError(
-            {
-                "rules": f"these rules cannot be met: they require {needed} characters, "
-                f"and maxlength is {length}"
-            }
-        )
+    length = _length(parsed, preferred_length, sum(minimums.values()) + len(require))
     policy = PasswordPolicy(
         length=length,
         lowercase=enabled["lowercase"],
