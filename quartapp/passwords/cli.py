@@ -6,10 +6,10 @@
     passwords update-sites FILE...
 
 ``generate`` takes every field of the API (``POST /api/passwords``) as an option, builds
-the same JSON document and checks it the same way (``schema.from_json``); ``--site`` starts
-from the site's rules and the options given win over them. Passwords go to standard output,
-one a line (``--json``: the API's document); errors and notes go to standard error, each bad
-option named, with exit status 2. Passwords are never logged.
+the same JSON document and checks it the same way (``schema.from_json``); ``--site`` is the
+API's ``site``: the site's rules, with the options given winning over them. Passwords go to
+standard output, one a line (``--json``: the API's document); errors and notes go to
+standard error, each bad option named, with exit status 2. Passwords are never logged.
 
 ``update-sites`` replaces the shipped ``password-rules.json`` and/or
 ``change-password-URLs.json`` with Apple's newer ones, only if every file is the expected
@@ -24,13 +24,13 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TextIO
 
 from quartapp.passwords import sites
-from quartapp.passwords.describe import summary
-from quartapp.passwords.generator import CLASS_NAMES, PasswordPolicy, PolicyError
+from quartapp.passwords.describe import site_summary, summary
+from quartapp.passwords.generator import PasswordPolicy, PolicyError
 from quartapp.passwords.passphrase import PassphrasePolicy
 from quartapp.passwords.rules import ImportedRules
 from quartapp.passwords.schema import (
@@ -182,16 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- generate ----------------------------------------------------------------------------
 
 
-def policy_document(policy: PasswordPolicy) -> dict[str, Any]:
-    """The API fields that say ``policy`` (those that differ from the defaults)."""
-    defaults = asdict(PasswordPolicy())
-    return {
-        name: list(value) if isinstance(value, tuple) else value
-        for name, value in asdict(policy).items()
-        if value != defaults[name]
-    }
-
-
 def _errors(errors: dict[str, str], err: TextIO) -> int:
     for name, message in errors.items():
         if name == "mode":
@@ -202,25 +192,6 @@ def _errors(errors: dict[str, str], err: TextIO) -> int:
             shown = name
         print(f"error: {shown}: {message}", file=err)
     return USAGE_ERROR
-
-
-def _site_document(domain: str, given: dict[str, Any], quiet: bool, err: TextIO) -> dict[str, Any]:
-    found = sites.site_rules(domain)
-    if found is None:
-        if not quiet:
-            print(f"note: no rules are known for {domain}; using the options alone", file=err)
-        return {}
-    document = policy_document(found.rules.policy)
-    for name in CLASS_NAMES:  # a class turned off drops the site's counts of it
-        if given.get(name) is False:
-            for limit in (f"min_{name}", f"max_{name}"):
-                document.pop(limit, None)
-    if not quiet:
-        _print_site(found.domain, found.rules, found.change_password_url, err)
-        low, high = found.rules.length_range
-        if "length" in given and not low <= given["length"] <= high:
-            print(f"note: --length {given['length']} is outside {low} to {high}", file=err)
-    return document
 
 
 def _print_site(domain: str, rules: ImportedRules, url: str | None, out: TextIO) -> None:
@@ -234,20 +205,14 @@ def _print_site(domain: str, rules: ImportedRules, url: str | None, out: TextIO)
 
 
 def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    given = {name: value for name, value in vars(args).items() if name in _FIELD_ORDER}
-    if args.passphrase and args.site:
-        return _errors({"site": "a site's rules are for passwords; leave out --passphrase"}, err)
-    document: dict[str, Any] = {}
+    # The API's document: the options given; "none" is no limit, the default.
+    document: dict[str, Any] = {
+        name: value
+        for name, value in vars(args).items()
+        if name in _FIELD_ORDER and value is not None
+    }
     if args.site is not None:
-        try:
-            document = _site_document(args.site, given, args.quiet, err)
-        except PolicyError as error:
-            return _errors(error.errors, err)
-    for name, value in given.items():
-        if value is None:
-            document.pop(name, None)  # "none": no limit, the default
-        else:
-            document[name] = value
+        document["site"] = args.site  # the site's rules, under the options given
     if args.passphrase:
         document["mode"] = "passphrase"
     document["count"] = args.count
@@ -255,9 +220,18 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         request = from_json(document)
     except PolicyError as error:
         return _errors(error.errors, err)
+    if request.site is not None and not args.quiet:
+        found = request.site
+        _print_site(found.domain, found.rules, found.change_password_url, err)
+        low, high = found.rules.length_range
+        if "length" in document and not low <= document["length"] <= high:
+            print(f"note: --length {document['length']} is outside {low} to {high}", file=err)
     batch = generate_batch(request)
     if args.json:
-        print(json.dumps({"passwords": batch.passwords, **summary(batch)}, indent=2), file=out)
+        result = {"passwords": batch.passwords, **summary(batch)}
+        if request.site is not None:
+            result["site"] = site_summary(request.site)
+        print(json.dumps(result, indent=2), file=out)
     else:
         for password in batch.passwords:
             print(password, file=out)

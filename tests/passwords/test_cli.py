@@ -180,12 +180,27 @@ def test_options_win_over_a_sites_rules(capsys: pytest.CaptureFixture[str]) -> N
     assert "note: --length 40 is outside 8 to 32" in err
 
 
+def test_json_with_a_site_says_the_sites_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert CHASE is not None
+    status, lines, err = run(capsys, "generate", "--site", "chase.com", "--json", "-q")
+    assert (status, err) == (0, "")
+    document = json.loads("\n".join(lines))
+    assert document["site"] == {
+        "domain": "chase.com",
+        "rules": CHASE.text,
+        "in_words": CHASE.rules.describe(),
+        "notes": [],
+        "length_range": [8, 32],
+        "change_password_url": CHASE.change_password_url,
+    }
+
+
 def test_quiet_and_unknown_sites(capsys: pytest.CaptureFixture[str]) -> None:
     status, lines, err = run(capsys, "generate", "--site", "chase.com", "-q")
     assert (status, len(lines), err) == (0, 1, "")
-    status, lines, err = run(capsys, "generate", "--site", "example.com")
-    assert (status, len(lines)) == (0, 1)
-    assert err == "note: no rules are known for example.com; using the options alone\n"
+    status, lines, err = run(capsys, "generate", "--site", "www.example.com")
+    assert (status, lines) == (2, [])
+    assert err.startswith("error: --site: no rules are known for example.com")
 
 
 def test_passwords_are_never_logged(
