@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Blueprint, Response, abort, flash, render_template, request
+from quart import Blueprint, Response, abort, flash, jsonify, render_template, request
 from quart_auth import Unauthorized, login_required
 
 from quartapp.accounts.auth import current_account, require_account
 from quartapp.models import SavedPolicy
 from quartapp.passwords import display, store
 from quartapp.passwords.describe import summary
-from quartapp.passwords.generator import PolicyError
-from quartapp.passwords.rules import import_rules
+from quartapp.passwords.generator import PolicyError, compile_policy
+from quartapp.passwords.rules import describe_rules, import_rules
 from quartapp.passwords.schema import GeneratorRequest, from_form, generate_batch
+from quartapp.passwords.sentences import ProposedRules, parse_sentence
+from quartapp.passwords.sites import (
+    SiteRules,
+    change_password_url,
+    known_domains,
+    normalise_domain,
+    site_rules,
+)
 from quartapp.ratelimits import Limit, rate_limited, refusal
 from quartapp.services import read_session, transaction
 from quartapp.web import HtmlAnswer, as_id, no_store, see_other
@@ -57,12 +65,17 @@ async def _page(
     rules: str = "",
     name: str = "",
     loaded: SavedPolicy | None = None,
+    site: SiteRules | None = None,
+    site_query: str = "",
+    proposal: ProposedRules | None = None,
+    sentence: str = "",
     status: int = 200,
 ) -> tuple[str, int]:
     """The generator page; with ``errors`` it shows the user's input, and no password
-    unless only the name to save the rules under is wrong (the rules themselves are fine)."""
+    unless only the name to save the rules under is wrong (the rules themselves are fine).
+    A ``proposal`` read from a site's words shows no password until the user confirms it."""
     rule_errors = {field: text for field, text in (errors or {}).items() if field != "name"}
-    batch = None if rule_errors else generate_batch(generator)
+    batch = None if rule_errors or proposal else generate_batch(generator)
     viewer = await current_account()
     policies = await store.list_policies(read_session(), viewer.id) if viewer else []
     page = await render_template(
@@ -77,8 +90,66 @@ async def _page(
         notes=notes,
         rules=rules,
         name=name,
+        site=site,
+        site_query=site_query,
+        proposal=proposal,
+        proposal_words=_proposal_words(proposal) if proposal else [],
+        sentence=sentence,
     )
     return page, status
+
+
+def _proposal_words(proposal: ProposedRules) -> list[str]:
+    low, high = proposal.min_length, proposal.max_length
+    return describe_rules(proposal.policy, low, high)
+
+
+async def _site_page(query: str) -> tuple[str, int]:
+    """The page with a known site's rules in the form, in words, and its change page."""
+    try:
+        found = site_rules(query)
+        url = change_password_url(query)
+    except PolicyError as error:
+        return await _page(GeneratorRequest(), errors=error.errors, site_query=query, status=400)
+    if found is None:
+        domain = normalise_domain(query)
+        note = f"No password rules are known for {domain}: set the rules it asks for below."
+        if url:
+            note += f" Its password is changed at {url}"
+        return await _page(GeneratorRequest(), notes=(note,), site_query=query)
+    generator_request = GeneratorRequest(password=found.rules.policy, site=found)
+    return await _page(
+        generator_request, site=found, site_query=query, name=found.domain, notes=found.rules.notes
+    )
+
+
+@blueprint.route("/passwords/sites")
+async def known_sites() -> Response:
+    """The domains whose rules or change-password page are known: the site box's
+    suggestions."""
+    return jsonify(known_domains())
+
+
+@blueprint.route("/passwords/sentence", methods=["POST"])
+async def read_sentence() -> HtmlAnswer:
+    """Rules read from a site's own words, filled into the form for the user to check."""
+    sentence = (await request.form).get("sentence", "")
+    try:
+        proposal = parse_sentence(sentence)
+    except PolicyError as error:
+        return await _page(GeneratorRequest(), errors=error.errors, sentence=sentence, status=400)
+    generator_request = GeneratorRequest(password=proposal.policy)
+    try:
+        compile_policy(proposal.policy)
+    except PolicyError as error:  # shown beside the fields, for the user to correct
+        return await _page(
+            generator_request,
+            errors=error.errors,
+            proposal=proposal,
+            sentence=sentence,
+            status=400,
+        )
+    return await _page(generator_request, proposal=proposal, sentence=sentence)
 
 
 @blueprint.route("/passwords", methods=["GET", "POST"])
@@ -103,6 +174,8 @@ async def generator() -> HtmlAnswer:
                     status=400,
                 )
             return await _page(criteria, name=saved.name, loaded=saved)
+        if "site" in request.args:
+            return await _site_page(request.args["site"][:300])
         return await _page(GeneratorRequest())
     form = await request.form
     try:

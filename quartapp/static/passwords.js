@@ -468,3 +468,40 @@ const firstPassword = shownPassword();
 showPassword(firstPassword);
 if (firstPassword !== null) remember(firstPassword);
 showHistory();
+
+// --- Which site or system? ------------------------------------------------------------------
+// The known domains are fetched once, when the box is first used, for its suggestions;
+// choosing one of them loads its rules at once (the form's GET, as without JavaScript).
+const siteBox = document.getElementById("site");
+const siteSuggestions = document.getElementById("site-suggestions");
+let knownSites = null;
+
+async function suggestSites() {
+  if (knownSites !== null) return;
+  knownSites = new Set();
+  try {
+    const response = await fetch(siteBox.dataset.suggestions, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const domains = await response.json();
+    knownSites = new Set(domains);
+    const options = document.createDocumentFragment();
+    for (const domain of domains) {
+      const option = document.createElement("option");
+      option.value = domain;
+      options.append(option);
+    }
+    siteSuggestions.append(options);
+  } catch {
+    // No suggestions: the box still takes a domain typed in full.
+  }
+}
+
+if (siteBox) {
+  siteBox.addEventListener("focus", suggestSites, { once: true });
+  // A suggestion picked (not a letter typed: "chase.com" may be on its way to
+  // "chase.com.au") loads that site's rules.
+  siteBox.addEventListener("input", (event) => {
+    const picked = !(event instanceof InputEvent) || event.inputType === "insertReplacementText";
+    if (picked && knownSites?.has(siteBox.value.trim().toLowerCase())) siteBox.form.requestSubmit();
+  });
+}

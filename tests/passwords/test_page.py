@@ -33,6 +33,7 @@ class FormReader(HTMLParser):
         self.inside = False
         self.found = False
         self.fields: dict[str, str] = {}
+        self.select: str | None = None  # the name of the select being read
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {name: value or "" for name, value in attrs}
@@ -46,10 +47,17 @@ class FormReader(HTMLParser):
                     self.fields[name] = attributes.get("value", "on")
             else:
                 self.fields[name] = attributes.get("value", "")
+        elif self.inside and tag == "select" and attributes.get("name"):
+            self.select = attributes["name"]
+        elif self.select and tag == "option":  # the selected option, or else the first
+            if "selected" in attributes or self.select not in self.fields:
+                self.fields[self.select] = attributes.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self.inside = False
+        elif tag == "select":
+            self.select = None
 
 
 def browser_form(page: str, form_id: str = "generator-form") -> dict[str, str]:
@@ -142,7 +150,8 @@ async def test_the_form_starts_with_the_defaults(client: Client) -> None:
         "digits": "on", "symbols": "on", "min_lowercase": "1", "min_uppercase": "1",
         "min_digits": "1", "min_symbols": "1", "symbol_set": string.punctuation,
         "exclude": "", "include": "", "max_lowercase": "", "max_uppercase": "",
-        "max_digits": "", "max_symbols": "", "max_consecutive": "", "require": "",
+        "max_digits": "", "max_symbols": "", "min_classes": "0", "max_consecutive": "",
+        "first_character": "any", "require": "",
         "words": "6", "separator": "_", "phrase_symbols": "!#$%&*+=?@^~", "max_length": "",
     }  # fmt: skip
 
