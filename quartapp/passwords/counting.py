@@ -142,17 +142,24 @@ class ClassTable:
         free = list(range(self.length))
         for index in range(len(self.groups) - 1, -1, -1):
             chars = self.groups[index].chars
-            totals = self._cumulative_weights(index, len(free))
+            size, left = len(chars), len(free)
+            totals = self._cumulative_weights(index, left)
             k = bisect_right(totals, rank)
             rank -= totals[k - 1] if k > 0 else 0
-            rank, subset_rank = divmod(rank, math.comb(len(free), k))
-            rank, fill = divmod(rank, len(chars) ** k)
-            places = _subset(subset_rank, len(free), k)
+            rank, subset_rank = divmod(rank, math.comb(left, k))
+            rank, fill = divmod(rank, size**k)
+            if k == left:  # the first group takes every place left: no choice
+                for place in free:
+                    fill, digit = divmod(fill, size)
+                    password[place] = chars[digit]
+                break
+            places = _subset(subset_rank, left, k)
             for place in places:
-                fill, digit = divmod(fill, len(chars))
+                fill, digit = divmod(fill, size)
                 password[free[place]] = chars[digit]
-            taken = set(places)
-            free = [slot for i, slot in enumerate(free) if i not in taken]
+            if k:
+                taken = set(places)
+                free = [slot for i, slot in enumerate(free) if i not in taken]
         return "".join(password)
 
 
