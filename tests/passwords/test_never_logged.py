@@ -104,6 +104,20 @@ async def use_as_visitor(visitor: Session) -> None:
     await visitor.api({"count": 100})
     await visitor.api({"mode": "passphrase", "count": 10, "add_digit": True})
     await visitor.api({**TEN_CHAR_BODY, "count": 10})
+    # The new rules, a site's rules by name, and passphrases under rules.
+    await visitor.page("GET", "/passwords?site=login.chase.com")
+    await visitor.api({"site": "chase.com", "count": 10})
+    await visitor.api({"max_consecutive": 1, "min_classes": 3, "first_character": "letter",
+                       "require": ["lower, upper"], "max_symbols": 2, "count": 10})  # fmt: skip
+    await visitor.api(
+        {"mode": "passphrase", "separator": "-", "add_capital": True, "add_digit": True,
+         "add_symbol": True, "max_length": 40, "count": 10}
+    )  # fmt: skip
+    await visitor.page(
+        "POST",
+        "/passwords/sentence",
+        {"csrf_token": fields["csrf_token"], "sentence": "8 to 12 characters with a digit"},
+    )
 
 
 async def use_as_writer(writer: Session, auth: AuthActions) -> None:
