@@ -49,9 +49,12 @@ class FormReader(HTMLParser):
                 self.fields[name] = attributes.get("value", "")
         elif self.inside and tag == "select" and attributes.get("name"):
             self.select = attributes["name"]
-        elif self.select and tag == "option":  # the selected option, or else the first
-            if "selected" in attributes or self.select not in self.fields:
-                self.fields[self.select] = attributes.get("value", "")
+        elif (
+            self.select
+            and tag == "option"
+            and ("selected" in attributes or self.select not in self.fields)
+        ):  # the selected option, or else the first
+            self.fields[self.select] = attributes.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
