@@ -379,7 +379,10 @@ function rulesSummary(body, password) {
   if (body.mode === "passphrase") {
     const parts = [`${body.words ?? 6} words`, body.separator ? `separator ${body.separator}` : "no separator"];
     if (body.capitalize) parts.push("capitalized");
+    else if (body.add_capital) parts.push("a capital");
     if (body.add_digit) parts.push("a digit");
+    if (body.add_symbol) parts.push("a symbol");
+    if (body.max_length) parts.push(`at most ${body.max_length} characters`);
     return parts.join(", ");
   }
   const classes = [["lowercase", "a–z"], ["uppercase", "A–Z"], ["digits", "0–9"], ["symbols", "symbols"]]
@@ -391,6 +394,13 @@ function rulesSummary(body, password) {
   } else {
     parts.push(minimums.filter(([, least]) => least > 0).map(([label, least]) => `≥${least} ${label}`).join(", "));
   }
+  const maximums = classes.filter(([name]) => body[`max_${name}`] != null)
+    .map(([name, label]) => `≤${body[`max_${name}`]} ${label}`);
+  if (maximums.length) parts.push(maximums.join(", "));
+  if (body.min_classes > 0) parts.push(`${body.min_classes} classes`);
+  if (body.max_consecutive) parts.push(`≤${body.max_consecutive} in a row`);
+  if (body.first_character && body.first_character !== "any") parts.push(`${body.first_character} first`);
+  if (body.require?.length) parts.push(`one of ${body.require.join(" and one of ")}`);
   if (body.avoid_ambiguous) parts.push("no look-alikes");
   if (body.exclude) parts.push(`never ${body.exclude}`);
   if (body.include) parts.push(`also ${body.include}`);

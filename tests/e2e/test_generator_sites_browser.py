@@ -70,7 +70,14 @@ def test_a_site_by_its_name_copied_and_spelled(new_context: NewContext, server: 
         expect(page.locator("#password")).to_have_text(password)
         assert_meets_chase(password)
 
-    page.get_by_role("button", name="Copy", exact=True).click()
+    # The tab's history says which rules each password met.
+    page.locator("#history-details summary").click()
+    newest = page.locator("#history-list li").first
+    expect(newest).to_contain_text(password)
+    expect(newest).to_contain_text("≤2 in a row")
+    expect(newest).to_contain_text("one of upper, lower")
+
+    page.locator("#copy").click()
     expect(page.locator("#copy-status")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == password
 
