@@ -69,6 +69,7 @@ async def _page(
     site_query: str = "",
     proposal: ProposedRules | None = None,
     sentence: str = "",
+    imported_words: list[str] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """The generator page; with ``errors`` it shows the user's input, and no password
@@ -95,6 +96,7 @@ async def _page(
         proposal=proposal,
         proposal_words=_proposal_words(proposal) if proposal else [],
         sentence=sentence,
+        imported_words=imported_words or [],
     )
     return page, status
 
@@ -193,7 +195,9 @@ async def import_passwordrules() -> HtmlAnswer:
     except PolicyError as error:
         return await _page(GeneratorRequest(), errors=error.errors, rules=rules, status=400)
     generator_request = GeneratorRequest(password=imported.policy)
-    return await _page(generator_request, notes=imported.notes, rules=rules)
+    return await _page(
+        generator_request, notes=imported.notes, rules=rules, imported_words=imported.describe()
+    )
 
 
 def _policy_name(form: dict[str, str], errors: dict[str, str]) -> str:

@@ -513,6 +513,9 @@ async def test_importing_the_example_on_the_page(client: Client) -> None:
     assert (form["min_lowercase"], form["min_uppercase"], form["min_digits"]) == ("1", "1", "1")
     assert form["min_symbols"] == "0"
     assert form["length"] == "20"
+    imported = re.search(r'<div class="imported" id="imported">(.*?)</div>', page, re.S)
+    assert imported is not None
+    assert "<li>at least 1 digit</li>" in imported.group(1)  # the rules, in words
     # The imported rules are a normal form: posting it generates from them again.
     again = await client.post("/passwords", form=form)
     regenerated = shown_password(await page_text(again))
