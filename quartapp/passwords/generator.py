@@ -294,7 +294,7 @@ class _CompiledCache:
         self._held = 0
 
 
-COMPILED = _CompiledCache(budget=2_000_000)
+COMPILED = _CompiledCache(budget=500_000)  # numbers: about 50 MB at most
 
 
 def compile_policy(policy: PasswordPolicy) -> CompiledPolicy:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from quartapp.passwords import counting
+from quartapp.passwords import counting, generator
 from quartapp.passwords.counting import Atom, ClassTable, Counter, Group, PositionTable
 from quartapp.passwords.generator import (
     PasswordPolicy,
@@ -281,3 +281,17 @@ def test_a_policy_past_the_work_limit_is_refused_not_approximated(
     with pytest.raises(PolicyError) as caught:
         compile_policy(PasswordPolicy(length=60, max_consecutive=2, max_digits=30))
     assert "too many to count exactly" in caught.value.errors["length"]
+
+
+def test_compiled_policies_are_kept_within_the_budget_of_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = generator._CompiledCache(budget=20_000)
+    monkeypatch.setattr(generator, "COMPILED", cache)
+    policies = [PasswordPolicy(length=n, max_consecutive=2, min_classes=3) for n in range(40, 60)]
+    for policy in policies:
+        compile_policy(policy)
+        assert cache._held <= 20_000 or len(cache._entries) == 1
+    assert policies[-1] in cache._entries  # the newest is kept...
+    assert policies[0] not in cache._entries  # ...the oldest dropped
+    assert compile_policy(policies[-1]) is cache.get(policies[-1])
