@@ -247,7 +247,8 @@ def _number_word(word: str) -> str:
 # The vocabulary ---------------------------------------------------------------------------
 
 NUM = r"(?<![\w.])\d{1,4}(?!\d|\.\d)"
-UNIT = r"(?:characters?|chars?)"
+# "8-16 alphanumeric characters" is a length too, of letters and digits only.
+UNIT = r"(?:(?:alpha[\s-]*numeric(?:al)?\s+)?(?:characters?|chars?))"
 LONG = r"(?:\s+(?:long|in\s+length|in\s+total|total|in\s+size))?"
 NEG = (
     r"(?:cannot|can't|cant|can\s+not|(?:must|may|should|shall|does|do|will|can)\s+not|don't"
@@ -706,6 +707,9 @@ def _length(reader: _Reader, match: re.Match[str]) -> bool:
     if low is not None and high is not None and low > high and "lo" in values:
         low, high = high, low  # "16-8 characters"
     draft = reader.draft
+    if re.search(r"alpha[\s-]*numeric", match.group()):
+        draft.only = (draft.only or set()) | {"lower", "upper", "digit"}
+        reader.say("only letters and digits")
     if low is not None:
         draft.min_length = max(draft.min_length or 0, low)
     if high is not None:

@@ -20,6 +20,18 @@ LETTER = "lower, upper"
 # Written from memory of each site's registration or password-change page.
 PHRASINGS: list[tuple[str, str, tuple[int | None, int | None], dict[str, Any]]] = [
     (
+        "online_banking_alphanumeric",
+        "Your password must be 6-20 alphanumeric characters.",
+        (6, 20),
+        {"symbols": False},
+    ),
+    (
+        "student_portal_alphanumeric",
+        "Password must be at least 8 alphanumeric characters.",
+        (8, None),
+        {"symbols": False},
+    ),
+    (
         "task_example",
         "Passwords must be 8–16 characters and include at least one uppercase letter, one "
         "number and one special character (!@#$%)",
