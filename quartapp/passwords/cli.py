@@ -38,7 +38,6 @@ from quartapp.passwords.schema import (
     INT_FIELDS,
     LIST_FIELDS,
     OPTIONAL_INT_FIELDS,
-    TEXT_FIELDS,
     from_json,
     generate_batch,
 )
@@ -79,50 +78,21 @@ def _whole_number_or_none(text: str) -> int | None:
 
 
 def _add_field(parser: argparse._ActionsContainer, name: str) -> None:
+    """One option for one API field, read as the field's kind says."""
     help_text = _HELP.get(name)
+    kind: dict[str, Any]
     if name in BOOL_FIELDS:
-        parser.add_argument(
-            option(name),
-            dest=name,
-            action=argparse.BooleanOptionalAction,
-            default=argparse.SUPPRESS,
-            help=help_text,
-        )
+        kind = {"action": argparse.BooleanOptionalAction}
     elif name in OPTIONAL_INT_FIELDS:
-        parser.add_argument(
-            option(name),
-            dest=name,
-            type=_whole_number_or_none,
-            metavar="N",
-            default=argparse.SUPPRESS,
-            help=(help_text or "at most N") + " ('none': no limit)",
-        )
+        kind = {"type": _whole_number_or_none, "metavar": "N"}
+        help_text = (help_text or "at most N") + " ('none': no limit)"
     elif name in INT_FIELDS:
-        parser.add_argument(
-            option(name),
-            dest=name,
-            type=_whole_number,
-            metavar="N",
-            default=argparse.SUPPRESS,
-            help=help_text,
-        )
+        kind = {"type": _whole_number, "metavar": "N"}
     elif name in LIST_FIELDS:
-        parser.add_argument(
-            option(name),
-            dest=name,
-            action="append",
-            metavar="SET",
-            default=argparse.SUPPRESS,
-            help=help_text,
-        )
-    elif name in TEXT_FIELDS:
-        parser.add_argument(
-            option(name),
-            dest=name,
-            metavar="TEXT",
-            default=argparse.SUPPRESS,
-            help=help_text,
-        )
+        kind = {"action": "append", "metavar": "SET"}
+    else:
+        kind = {"metavar": "TEXT"}
+    parser.add_argument(option(name), dest=name, default=argparse.SUPPRESS, help=help_text, **kind)
 
 
 def _fill(passwords: argparse.ArgumentParser) -> None:
