@@ -94,29 +94,27 @@ async def _page(
         site=site,
         site_query=site_query,
         proposal=proposal,
-        proposal_words=_proposal_words(proposal) if proposal else [],
+        proposal_words=(
+            describe_rules(proposal.policy, proposal.min_length, proposal.max_length)
+            if proposal
+            else []
+        ),
         sentence=sentence,
         imported_words=imported_words or [],
     )
     return page, status
 
 
-def _proposal_words(proposal: ProposedRules) -> list[str]:
-    low, high = proposal.min_length, proposal.max_length
-    return describe_rules(proposal.policy, low, high)
-
-
 async def _site_page(query: str) -> tuple[str, int]:
     """The page with a known site's rules in the form, in words, and its change page."""
     try:
         found = site_rules(query)
-        url = change_password_url(query)
     except PolicyError as error:
         return await _page(GeneratorRequest(), errors=error.errors, site_query=query, status=400)
-    if found is None:
+    if found is None:  # the query is a domain: site_rules would have said otherwise
         domain = normalise_domain(query)
         note = f"No password rules are known for {domain}: set the rules it asks for below."
-        if url:
+        if url := change_password_url(domain):
             note += f" Its password is changed at {url}"
         return await _page(GeneratorRequest(), notes=(note,), site_query=query)
     generator_request = GeneratorRequest(password=found.rules.policy, site=found)

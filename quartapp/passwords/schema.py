@@ -81,27 +81,6 @@ class GeneratorRequest:
         return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
-def policy_fields(policy: PasswordPolicy) -> dict[str, Any]:
-    """The fields that say ``policy`` (those that differ from the defaults), as in JSON."""
-    defaults = asdict(PasswordPolicy())
-    return {
-        name: list(value) if isinstance(value, tuple) else value
-        for name, value in asdict(policy).items()
-        if value != defaults[name]
-    }
-
-
-def site_fields(found: SiteRules, given: Mapping[str, Any]) -> dict[str, Any]:
-    """A site's rules as fields, under the ``given`` ones (which win): a class the request
-    turns off drops the site's least and most counts of it."""
-    values = policy_fields(found.rules.policy)
-    for name in CLASS_NAMES:
-        if given.get(name) is False:
-            values.pop(f"min_{name}", None)
-            values.pop(f"max_{name}", None)
-    return {**values, **given}
-
-
 def _site(values: dict[str, Any], errors: dict[str, str]) -> SiteRules | None:
     """Read ``site`` from ``values`` and put the site's rules under the fields given."""
     domain = values.pop("site", None)
@@ -118,8 +97,12 @@ def _site(values: dict[str, Any], errors: dict[str, str]) -> SiteRules | None:
     if found is None:
         errors["site"] = f"no rules are known for {normalise_domain(domain)}; send its rules"
         return None
-    for name, value in site_fields(found, dict(values)).items():
-        values[name] = tuple(value) if isinstance(value, list) else value
+    rules = asdict(found.rules.policy)
+    for name in CLASS_NAMES:  # a class the request turns off drops the site's counts of it
+        if values.get(name) is False:
+            del rules[f"min_{name}"], rules[f"max_{name}"]
+    for name, value in rules.items():
+        values.setdefault(name, value)  # the fields given win
     return found
 
 

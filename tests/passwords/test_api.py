@@ -330,7 +330,7 @@ async def test_fields_given_with_a_site_win(client: Client) -> None:
     ("body", "message"),
     [
         ({"site": "example.org"}, "no rules are known for example.org"),
-        ({"site": "not a domain!"}, ""),
+        ({"site": "not a domain!"}, "is not a domain name"),
         ({"site": 7}, "must be a string"),
         ({"site": "chase.com", "mode": "passphrase"}, "a site's rules are for passwords"),
     ],

@@ -119,3 +119,11 @@ async def test_words_that_say_nothing_keep_the_text_and_say_why(client: Client) 
     assert response.status_code == 400
     assert error_shown(page, "sentence")
     assert text in page
+
+
+async def test_a_site_with_only_a_change_page_says_where_to_change_it(client: Client) -> None:
+    response = await client.get("/passwords?site=www.247sports.com")
+    page = await page_text(response)
+    assert response.status_code == 200
+    assert "No password rules are known for 247sports.com" in page
+    assert "Its password is changed at https://247sports.com/my/settings/password/" in page
