@@ -27,7 +27,6 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import accumulate
 
 # States the position table may hold, times the places and the atoms: at the limit about
@@ -70,7 +69,6 @@ class Counter:
 # Class table --------------------------------------------------------------------------------
 
 
-@cache
 def _ways(
     sizes: tuple[int, ...], bounds: tuple[tuple[int, int], ...], length: int
 ) -> tuple[tuple[int, ...], ...]:

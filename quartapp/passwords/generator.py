@@ -254,11 +254,10 @@ def _requirements(
         except ValueError as error:
             errors["require"] = str(error)
             break
-        unused = "".join(c for c in chars if c not in alphabet)
         if not chars:
             errors["require"] = f"{text!r} names no character in use (is its class off?)"
             break
-        if unused:
+        if unused := "".join(c for c in chars if c not in alphabet):
             errors["require"] = f"{unused!r} in {text!r} are not among the characters in use"
             break
         key = frozenset(chars)
