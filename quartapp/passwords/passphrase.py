@@ -52,7 +52,7 @@ import math
 import secrets
 import string
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from quartapp.passwords.generator import (
     MAX_CHARSET_FIELD,
@@ -100,7 +100,7 @@ def _plain(word: str) -> bool:
     )
 
 
-@cache
+@lru_cache(maxsize=64)  # keyed by what a request sends: bounded, each holds ~7,776 words
 def words_apart(separator: str) -> tuple[str, ...]:
     """The words a passphrase with this separator is drawn from: the list, but for words
     holding a character of the separator (with "-", the four hyphenated ones, such as
