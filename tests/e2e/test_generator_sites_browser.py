@@ -4,6 +4,7 @@ site's own words, and a passphrase that carries a digit and a symbol."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -124,7 +125,12 @@ def test_a_passphrase_with_a_digit_and_a_symbol(new_context: NewContext) -> None
     page.get_by_label("Passphrase (words)").check()
     page.get_by_label("Between words").fill("-")
     page.get_by_label("Add a digit to one word").check()
-    with page.expect_response(asks_for_the_rules) as answer:
+
+    def asks_with_both(response: Response) -> bool:  # not an answer to an earlier change
+        body = json.loads(response.request.post_data or "{}")
+        return asks_for_the_rules(response) and body.get("add_symbol") and body.get("add_digit")
+
+    with page.expect_response(asks_with_both) as answer:
         page.get_by_label("Add a symbol to one word").check()
     phrase = answer.value.json()["passwords"][0]
     expect(page.locator("#password")).to_have_text(phrase)
